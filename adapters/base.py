@@ -1,0 +1,207 @@
+"""The adapter interface: what a protocol plugs into the indexer.
+
+An adapter is pure. For each block the core hands it the parsed `Block` and a `ScanView`:
+a read-only window on the adapter's own committed state (its unspent positions, its
+key/value state) that also reflects the records the adapter emitted earlier in the same
+block. The adapter emits frozen records through the view and touches neither the database
+nor the node. The core then writes the records, marks spends of the adapter's positions
+(every input of the block that spends one, found by outpoint) and moves the cursor, all in
+one transaction per batch. Rollback is generic: every row carries the height that made it.
+
+NOTE: records are emitted through the view rather than returned in one list so that a
+transaction later in the block sees what an earlier one created (a stake unbonded in the
+block it was made in), without every adapter rebuilding that overlay by hand.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from indexer.chain.block import Block, OutPoint, Tx, TxIn, txid_from_hex
+
+JSON = dict[str, Any]
+
+
+class AdapterError(Exception):
+    """A broken invariant inside an adapter: stops the step before anything is committed."""
+
+
+class ParamsError(ValueError):
+    """An adapter's params section is malformed; the message says which key and why."""
+
+
+# ---------------------------------------------------------------- records an adapter emits
+
+
+@dataclass(frozen=True, slots=True)
+class NewPosition:
+    """An output the protocol controls, created (or discovered) in this block.
+
+    `locked` says whether it counts in `locked_sat`; `status` is the protocol's label
+    (babylon `active`/`overflow`/`unbonding`, powpeg `credited`/`uncredited`, ...).
+    `created_height` is set only for outputs discovered after the block that made them
+    (Babylon phase-2 stakes seen when spent); `spent_by` marks such an output as spent in
+    this very block by that txid.
+    """
+
+    tx_index: int
+    txid: str
+    vout: int
+    value_sat: int
+    status: str
+    locked: bool = True
+    data: JSON = field(default_factory=dict)
+    created_height: int | None = None
+    spent_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened in a transaction (`kind` from the contract's list)."""
+
+    tx_index: int
+    txid: str
+    kind: str
+    amount_sat: int | None = None
+    data: JSON = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A transaction that looked like the protocol but failed its rules, with the reason."""
+
+    tx_index: int
+    txid: str
+    reason: str
+    data: JSON = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StateUpdate:
+    """Sets the adapter's key/value state from this height on (rolled back with it)."""
+
+    key: str
+    value: Any  # JSON-serialisable
+
+
+Record = NewPosition | Event | Rejected | StateUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A committed, still unspent position as the view shows it."""
+
+    txid: str
+    vout: int
+    value_sat: int
+    height: int
+    status: str
+    locked: bool
+    data: JSON
+
+
+# ---------------------------------------------------------------- the view
+
+
+PositionLoader = Callable[[str, int], "Position | None"]
+
+
+class ScanView:
+    """Read-only committed state plus the records emitted so far in this block."""
+
+    def __init__(self, *, chain: str, height: int, block_hash: str, block_time: int,
+                 tracked: Iterable[OutPoint] | None = None,
+                 load_position: PositionLoader | None = None,
+                 state: Mapping[str, Any] | None = None) -> None:
+        self.chain = chain
+        self.height = height
+        self.block_hash = block_hash
+        self.block_time = block_time
+        self._tracked = tracked if tracked is not None else frozenset()
+        self._load = load_position
+        self._state = dict(state or {})
+        self._new: dict[OutPoint, NewPosition] = {}
+        self._spent_here: set[OutPoint] = set()
+        self.records: list[Record] = []
+
+    # -- reads
+    def position(self, txid: str, vout: int) -> Position | None:
+        """The unspent position at this outpoint, committed or made earlier in this block."""
+        return self._lookup((txid_from_hex(txid), vout), txid)
+
+    def spent_position(self, txin: TxIn) -> Position | None:
+        """The position this input spends, if it spends one of this adapter's."""
+        return self._lookup(txin.prevout, None)
+
+    def state(self, key: str, default: Any = None) -> Any:
+        return self._state.get(key, default)
+
+    def _lookup(self, op: OutPoint, txid_hex: str | None) -> Position | None:
+        if op in self._spent_here:
+            return None
+        new = self._new.get(op)
+        if new is not None:
+            return Position(new.txid, new.vout, new.value_sat, self.height, new.status,
+                            new.locked, new.data)
+        if op not in self._tracked or self._load is None:
+            return None
+        return self._load(txid_hex or op[0][::-1].hex(), op[1])
+
+    # -- writes
+    def emit(self, record: Record) -> None:
+        self.records.append(record)
+        if isinstance(record, NewPosition) and record.spent_by is None:
+            self._new[(txid_from_hex(record.txid), record.vout)] = record
+        elif isinstance(record, StateUpdate):
+            self._state[record.key] = record.value
+
+    def mark_spent(self, txin: TxIn) -> None:
+        """Note that this block spends the outpoint; later lookups in the block miss it.
+
+        Only for the adapter's own bookkeeping within a block: the core records the spend
+        itself from the block's inputs.
+        """
+        self._spent_here.add(txin.prevout)
+
+
+# ---------------------------------------------------------------- the adapter
+
+
+class Adapter(ABC):
+    """One protocol. Subclasses set `name`, build from params and implement `scan`."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def from_params(cls, chain: str, section: Mapping[str, Any] | None) -> Adapter:
+        """Build for `chain` (main/test/testnet4/signet/regtest) from built-in defaults
+        overridden by the params-file `section`; raise ParamsError on bad input."""
+
+    @abstractmethod
+    def start_height(self) -> int:
+        """The first height worth scanning on this chain."""
+
+    def needles(self, state: Mapping[str, Any]) -> Sequence[bytes]:
+        """Byte strings whose presence anywhere in a block's bytes makes it worth scanning.
+
+        A block that contains none of them and spends none of the adapter's positions is
+        skipped without a scan. Return `()` to have every block scanned.
+        """
+        return ()
+
+    @abstractmethod
+    def scan(self, block: Block, view: ScanView) -> None:
+        """Emit this block's records through `view`. Deterministic; no I/O."""
+
+    def inspect(self, tx: Tx, chain: str) -> list[JSON]:
+        """What this one transaction alone tells (for `inspect tx`): dicts with at least
+        `protocol` and `kind`. Empty when nothing matches."""
+        return []
+
+    def locked_detail(self, positions: Sequence[Position]) -> JSON:
+        """Extra fields for this protocol's `locked` line, from its locked positions."""
+        return {}

@@ -1,0 +1,469 @@
+"""Lean parser for raw Bitcoin blocks and transactions.
+
+Owns the one conversion from wire bytes to typed views. It walks each transaction once to
+find inputs, outputs and where the witness starts; txids, wtxids and witness items are only
+computed when someone asks (most transactions of most blocks are never looked at).
+Malformed bytes raise `ParseError` naming the offset, never anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "Block",
+    "BlockHeader",
+    "OutPoint",
+    "ParseError",
+    "Tx",
+    "TxIn",
+    "TxOut",
+    "hash256",
+    "merkle_root",
+    "parse_block",
+    "parse_header",
+    "parse_tx",
+    "txid_from_hex",
+    "txid_to_hex",
+]
+
+#: (txid in internal byte order, output index): the key the hot path uses for outpoints.
+OutPoint = tuple[bytes, int]
+
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_U64 = struct.Struct("<Q")
+_HEADER = struct.Struct("<i32s32sIII")
+
+# Smallest possible serialisations, used to bound counts before allocating anything.
+_MIN_TXIN = 41  # 32 prev hash + 4 index + 1 script length + 4 sequence
+_MIN_TXOUT = 9  # 8 value + 1 script length
+_MIN_TX = 10  # version, 1 input count, 1 output count, locktime (degenerate but bounded)
+MAX_MONEY = 21_000_000 * 100_000_000
+
+
+class ParseError(ValueError):
+    """Bytes that are not a valid serialisation; `offset` is where parsing failed."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(f"{message} at offset {offset}")
+        self.reason = message
+        self.offset = offset
+
+
+def hash256(data: bytes) -> bytes:
+    """Double SHA-256, as Bitcoin hashes headers and transactions."""
+    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+
+def txid_to_hex(internal: bytes) -> str:
+    """Internal byte order to the display (RPC) hex form."""
+    return internal[::-1].hex()
+
+
+def txid_from_hex(display: str) -> bytes:
+    """Display (RPC) hex to internal byte order; raises ValueError on bad hex."""
+    raw = bytes.fromhex(display)
+    if len(raw) != 32:
+        raise ValueError(f"a txid or block hash is 32 bytes, got {len(raw)}")
+    return raw[::-1]
+
+
+class _Reader:
+    """A cursor over a buffer; every read checks bounds and reports the offset."""
+
+    __slots__ = ("buf", "end", "pos")
+
+    def __init__(self, buf: bytes, pos: int = 0, end: int | None = None) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.end = len(buf) if end is None else end
+
+    def need(self, n: int, what: str) -> None:
+        if self.pos + n > self.end:
+            raise ParseError(f"truncated {what}: need {n} bytes, {self.end - self.pos} left",
+                             self.pos)
+
+    def u8(self, what: str) -> int:
+        self.need(1, what)
+        v = self.buf[self.pos]
+        self.pos += 1
+        return v
+
+    def u32(self, what: str) -> int:
+        self.need(4, what)
+        (v,) = _U32.unpack_from(self.buf, self.pos)
+        self.pos += 4
+        return int(v)
+
+    def compact_size(self, what: str) -> int:
+        start = self.pos
+        first = self.u8(what)
+        if first < 0xFD:
+            return first
+        if first == 0xFD:
+            self.need(2, what)
+            v = int.from_bytes(self.buf[self.pos:self.pos + 2], "little")
+            self.pos += 2
+            minimum = 0xFD
+        elif first == 0xFE:
+            self.need(4, what)
+            v = int.from_bytes(self.buf[self.pos:self.pos + 4], "little")
+            self.pos += 4
+            minimum = 0x10000
+        else:
+            self.need(8, what)
+            v = int.from_bytes(self.buf[self.pos:self.pos + 8], "little")
+            self.pos += 8
+            minimum = 0x100000000
+        # NOTE: Bitcoin Core rejects non-minimal sizes ("non-canonical ReadCompactSize()").
+        if v < minimum:
+            raise ParseError(f"non-canonical compact size for {what}", start)
+        return v
+
+    def count(self, what: str, min_item_size: int) -> int:
+        """A compact-size item count, bounded by what the rest of the buffer could hold."""
+        start = self.pos
+        n = self.compact_size(what)
+        if n * min_item_size > self.end - self.pos:
+            raise ParseError(f"{what} {n} exceeds the remaining {self.end - self.pos} bytes",
+                             start)
+        return n
+
+    def var_bytes(self, what: str) -> bytes:
+        n = self.compact_size(what)
+        self.need(n, what)
+        v = self.buf[self.pos:self.pos + n]
+        self.pos += n
+        return bytes(v)
+
+    def skip_var(self, what: str) -> None:
+        n = self.compact_size(what)
+        self.need(n, what)
+        self.pos += n
+
+
+@dataclass(frozen=True, slots=True)
+class TxIn:
+    """One input: the outpoint it spends, its scriptSig and sequence."""
+
+    prev_txid: bytes  # internal byte order
+    prev_vout: int
+    script_sig: bytes
+    sequence: int
+
+    @property
+    def prevout(self) -> OutPoint:
+        return (self.prev_txid, self.prev_vout)
+
+    @property
+    def prev_txid_hex(self) -> str:
+        return txid_to_hex(self.prev_txid)
+
+
+@dataclass(frozen=True, slots=True)
+class TxOut:
+    """One output: value in satoshis and the locking script."""
+
+    value: int
+    script_pubkey: bytes
+
+
+class Tx:
+    """A transaction view over its serialisation; hashes and witness are computed on demand."""
+
+    __slots__ = ("_buf", "_start", "_end", "_wit_start", "_wit_end", "_txid", "_wtxid",
+                 "_witness", "index", "version", "locktime", "inputs", "outputs")
+
+    def __init__(self, buf: bytes, start: int, end: int, wit_start: int, wit_end: int,
+                 version: int, locktime: int, inputs: list[TxIn], outputs: list[TxOut],
+                 index: int) -> None:
+        self._buf = buf
+        self._start = start
+        self._end = end
+        self._wit_start = wit_start  # == wit_end when the tx has no witness
+        self._wit_end = wit_end
+        self._txid: bytes | None = None
+        self._wtxid: bytes | None = None
+        self._witness: list[list[bytes]] | None = None
+        self.index = index
+        self.version = version
+        self.locktime = locktime
+        self.inputs = inputs
+        self.outputs = outputs
+
+    @property
+    def has_witness(self) -> bool:
+        return self._wit_end > self._wit_start
+
+    @property
+    def raw(self) -> bytes:
+        """The full serialisation (with witness when there is one)."""
+        return bytes(self._buf[self._start:self._end])
+
+    def stripped(self) -> bytes:
+        """The serialisation without marker, flag and witness: what the txid hashes."""
+        if not self.has_witness:
+            return self.raw
+        b, s = self._buf, self._start
+        return b[s:s + 4] + b[s + 6:self._wit_start] + b[self._wit_end:self._end]
+
+    @property
+    def txid_bytes(self) -> bytes:
+        if self._txid is None:
+            self._txid = hash256(self.stripped())
+        return self._txid
+
+    @property
+    def txid(self) -> str:
+        """Display-order hex, as RPC and explorers show it."""
+        return txid_to_hex(self.txid_bytes)
+
+    @property
+    def wtxid(self) -> str:
+        if self._wtxid is None:
+            self._wtxid = hash256(self.raw) if self.has_witness else self.txid_bytes
+        return txid_to_hex(self._wtxid)
+
+    @property
+    def wtxid_bytes(self) -> bytes:
+        self.wtxid  # noqa: B018  (fills the cache)
+        assert self._wtxid is not None
+        return self._wtxid
+
+    @property
+    def witnesses(self) -> list[list[bytes]]:
+        """Witness stacks, one per input (empty lists when the tx has no witness)."""
+        if self._witness is None:
+            if not self.has_witness:
+                self._witness = [[] for _ in self.inputs]
+            else:
+                r = _Reader(self._buf, self._wit_start, self._wit_end)
+                stacks = []
+                for _ in self.inputs:
+                    n = r.count("witness item count", 1)
+                    stacks.append([r.var_bytes("witness item") for _ in range(n)])
+                self._witness = stacks
+        return self._witness
+
+    def witness(self, i: int) -> list[bytes]:
+        return self.witnesses[i]
+
+    @property
+    def is_coinbase(self) -> bool:
+        return (len(self.inputs) == 1 and self.inputs[0].prev_vout == 0xFFFFFFFF
+                and self.inputs[0].prev_txid == b"\x00" * 32)
+
+    @property
+    def size(self) -> int:
+        return self._end - self._start
+
+    @property
+    def vsize(self) -> int:
+        base = len(self.stripped())
+        return (base * 3 + self.size + 3) // 4
+
+    def __repr__(self) -> str:
+        return f"Tx({self.txid}, in={len(self.inputs)}, out={len(self.outputs)})"
+
+
+def _parse_tx_at(buf: bytes, r: _Reader, index: int) -> Tx:
+    start = r.pos
+    r.need(4, "tx version")
+    (version,) = _I32.unpack_from(buf, r.pos)
+    r.pos += 4
+    segwit = False
+    if r.pos + 1 < r.end and buf[r.pos] == 0 and buf[r.pos + 1] != 0:
+        if buf[r.pos + 1] != 1:
+            raise ParseError("unknown transaction optional data (segwit flag must be 1)",
+                             r.pos + 1)
+        segwit = True
+        r.pos += 2
+    n_in = r.count("input count", _MIN_TXIN)
+    if n_in == 0 and not segwit:
+        # NOTE: an empty vin without the marker is how the extended format is detected;
+        # for a block member it means garbage, Core rejects such a tx too.
+        raise ParseError("transaction has no inputs", r.pos - 1)
+    inputs: list[TxIn] = []
+    for _ in range(n_in):
+        r.need(36, "outpoint")
+        prev = buf[r.pos:r.pos + 32]
+        (vout,) = _U32.unpack_from(buf, r.pos + 32)
+        r.pos += 36
+        script_sig = r.var_bytes("scriptSig")
+        seq = r.u32("sequence")
+        inputs.append(TxIn(bytes(prev), int(vout), script_sig, seq))
+    n_out = r.count("output count", _MIN_TXOUT)
+    outputs: list[TxOut] = []
+    for _ in range(n_out):
+        r.need(8, "output value")
+        (value,) = _U64.unpack_from(buf, r.pos)
+        if value > MAX_MONEY:
+            raise ParseError(f"output value {value} exceeds the 21M BTC supply", r.pos)
+        r.pos += 8
+        outputs.append(TxOut(int(value), r.var_bytes("scriptPubKey")))
+    wit_start = wit_end = r.pos
+    if segwit:
+        any_item = False
+        for _ in range(n_in):
+            n = r.count("witness item count", 1)
+            any_item = any_item or n > 0
+            for _ in range(n):
+                r.skip_var("witness item")
+        wit_end = r.pos
+        if not any_item:
+            raise ParseError("superfluous witness record (all witness stacks are empty)",
+                             wit_start)
+    locktime = r.u32("locktime")
+    return Tx(buf, start, r.pos, wit_start, wit_end, version, locktime, inputs, outputs, index)
+
+
+def parse_tx(raw: bytes) -> Tx:
+    """Parse one serialised transaction; the whole buffer must be consumed."""
+    buf = bytes(raw)
+    r = _Reader(buf)
+    tx = _parse_tx_at(buf, r, 0)
+    if r.pos != len(buf):
+        raise ParseError(f"{len(buf) - r.pos} trailing bytes after the transaction", r.pos)
+    return tx
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    """The 80-byte header, with hashes in display hex."""
+
+    raw: bytes
+    version: int
+    prev_hash: str
+    merkle_root: str
+    time: int
+    bits: int
+    nonce: int
+
+    @property
+    def hash(self) -> str:
+        return txid_to_hex(hash256(self.raw))
+
+    def target(self) -> int:
+        """The proof-of-work target the compact `bits` encode."""
+        exponent = self.bits >> 24
+        mantissa = self.bits & 0x007FFFFF
+        if exponent <= 3:
+            return mantissa >> (8 * (3 - exponent))
+        return mantissa << (8 * (exponent - 3))
+
+    def work(self) -> int:
+        """Expected hashes to find a block at this target (Core's GetBlockProof)."""
+        t = self.target()
+        return (1 << 256) // (t + 1) if t > 0 else 0
+
+    def check_pow(self) -> bool:
+        t = self.target()
+        return t > 0 and int.from_bytes(hash256(self.raw), "little") <= t
+
+
+def parse_header(raw: bytes) -> BlockHeader:
+    if len(raw) < 80:
+        raise ParseError(f"truncated block header: {len(raw)} of 80 bytes", len(raw))
+    version, prev, merkle, time_, bits, nonce = _HEADER.unpack_from(raw, 0)
+    return BlockHeader(bytes(raw[:80]), version, txid_to_hex(prev), txid_to_hex(merkle),
+                       time_, bits, nonce)
+
+
+class Block:
+    """A parsed block: header plus transaction views sharing the block's buffer."""
+
+    __slots__ = ("header", "raw", "txs", "_hash")
+
+    def __init__(self, header: BlockHeader, raw: bytes, txs: list[Tx]) -> None:
+        self.header = header
+        self.raw = raw
+        self.txs = txs
+        self._hash: str | None = None
+
+    @property
+    def hash(self) -> str:
+        if self._hash is None:
+            self._hash = self.header.hash
+        return self._hash
+
+    @property
+    def prev_hash(self) -> str:
+        return self.header.prev_hash
+
+    @property
+    def time(self) -> int:
+        return self.header.time
+
+    def __iter__(self) -> Iterator[Tx]:
+        return iter(self.txs)
+
+    def __len__(self) -> int:
+        return len(self.txs)
+
+    def compute_merkle_root(self) -> str:
+        return txid_to_hex(merkle_root([tx.txid_bytes for tx in self.txs]))
+
+    def bip34_height(self) -> int | None:
+        """The height the coinbase scriptSig starts with (BIP34), or None if it has none."""
+        if not self.txs or not self.txs[0].is_coinbase:
+            return None
+        sig = self.txs[0].inputs[0].script_sig
+        if not sig:
+            return None
+        op = sig[0]
+        if op == 0x00:
+            return 0
+        if 0x51 <= op <= 0x60:
+            return op - 0x50
+        if 1 <= op <= 8 and len(sig) > op:
+            return int.from_bytes(sig[1:1 + op], "little", signed=True)
+        return None
+
+    def witness_commitment(self) -> bytes | None:
+        """The BIP141 commitment in the coinbase (last matching output), if any."""
+        if not self.txs:
+            return None
+        found: bytes | None = None
+        for out in self.txs[0].outputs:
+            s = out.script_pubkey
+            if len(s) >= 38 and s[:6] == b"\x6a\x24\xaa\x21\xa9\xed":
+                found = s[6:38]
+        return found
+
+    def compute_witness_commitment(self) -> bytes | None:
+        """hash256(witness merkle root || reserved value) per BIP141, or None without one."""
+        if not self.txs or not self.txs[0].witnesses or not self.txs[0].witnesses[0]:
+            return None
+        reserved = self.txs[0].witnesses[0][0]
+        leaves = [b"\x00" * 32] + [tx.wtxid_bytes for tx in self.txs[1:]]
+        return hash256(merkle_root(leaves) + reserved)
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """Bitcoin's merkle root (odd levels duplicate their last hash), internal byte order."""
+    if not leaves:
+        return b"\x00" * 32
+    level = list(leaves)
+    while len(level) > 1:
+        if len(level) % 2:
+            level.append(level[-1])
+        level = [hash256(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def parse_block(raw: bytes) -> Block:
+    """Parse a serialised block; the whole buffer must be consumed."""
+    buf = bytes(raw)
+    header = parse_header(buf)
+    r = _Reader(buf, 80)
+    n = r.count("transaction count", _MIN_TX)
+    if n == 0:
+        raise ParseError("block has no transactions", 80)
+    txs = [_parse_tx_at(buf, r, i) for i in range(n)]
+    if r.pos != len(buf):
+        raise ParseError(f"{len(buf) - r.pos} trailing bytes after the last transaction", r.pos)
+    return Block(header, buf, txs)
