@@ -139,6 +139,11 @@ class ScanView:
     def state(self, key: str, default: Any = None) -> Any:
         return self._state.get(key, default)
 
+    @property
+    def current_state(self) -> dict[str, Any]:
+        """The key/value state with this block's updates applied (read by the core)."""
+        return self._state
+
     def _lookup(self, op: OutPoint, txid_hex: str | None) -> Position | None:
         if op in self._spent_here:
             return None

@@ -1,0 +1,80 @@
+"""Wiring shared by the commands: open the store, reach the node, build the adapters,
+and assemble the `locked` and `status` reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from adapters.base import Adapter
+from indexer.config import Settings, build_adapters, load_params
+from indexer.db import queries
+from indexer.db.engine import make_engine
+from indexer.db.migrate import migrate
+from indexer.db.store import Store
+from indexer.errors import OperatorError
+
+if TYPE_CHECKING:
+    from indexer.chain.source import NodeSource
+
+
+def open_store(settings: Settings) -> Store:
+    engine = make_engine(settings.db)
+    migrate(engine)
+    return Store(engine)
+
+
+def open_node(settings: Settings) -> NodeSource:
+    from indexer.chain.source import connect  # deferred: commands reading the DB skip it
+
+    return connect(settings.rpc, cookie_file=settings.cookie_file)
+
+
+def adapters_for(settings: Settings, chain: str,
+                 names: Sequence[str] | None = None) -> list[Adapter]:
+    return build_adapters(chain, load_params(settings.params), names,
+                          source=f"params file {settings.params}" if settings.params
+                          else "built-in params")
+
+
+def stored_chain(store: Store) -> str:
+    chain = store.get_meta("chain")
+    if chain is None:
+        raise OperatorError("nothing has been indexed into this database yet",
+                            "run `lockedbtc backfill` or `lockedbtc run` first, or pass --db")
+    return chain
+
+
+def locked_report(store: Store, settings: Settings, at_height: int | None,
+                  protocol: str | None) -> dict[str, Any]:
+    chain = stored_chain(store)
+    heights = queries.cursor_heights(store.engine)
+    names = [protocol] if protocol else list(heights)
+    if protocol and protocol not in heights:
+        raise OperatorError(f"protocol {protocol!r} has not been indexed in this database",
+                            f"indexed: {', '.join(heights) or 'none'}")
+    indexed = min(heights[n] for n in names) if names else None
+    if indexed is None:
+        raise OperatorError("no adapter has indexed anything yet", "run `lockedbtc backfill`")
+    height = indexed if at_height is None else at_height
+    if height > indexed:
+        raise OperatorError(f"height {height} is above what is indexed ({indexed})",
+                            "use --at-height at or below it, or index further")
+    adapters = {a.name: a for a in adapters_for(settings, chain, names)}
+    protocols = []
+    with store.engine.connect() as conn:
+        for name in names:
+            line = queries.locked_summary(conn, name, height)
+            detail = adapters[name].locked_detail(queries.locked_positions(conn, name, height))
+            protocols.append({**detail, **line, "indexed_height": heights[name]})
+    return {"chain": chain, "height": height,
+            "total_sat": sum(p["locked_sat"] for p in protocols), "protocols": protocols}
+
+
+def status_report(store: Store, node: NodeSource | None) -> dict[str, Any]:
+    heights = queries.cursor_heights(store.engine)
+    chain = store.get_meta("chain") or (node.chain if node else None)
+    tip = node.tip()[0] if node else None
+    return {"chain": chain, "tip_height": tip,
+            "indexed_height": min(heights.values()) if heights else None,
+            "adapters": {n: {"height": h} for n, h in sorted(heights.items())}}

@@ -1,0 +1,109 @@
+"""Settings: flag > environment > config file > default, resolved once per command.
+
+Also loads the params file (JSON or TOML, one section per adapter) and builds the adapters
+it configures; a malformed file or section is a `ConfigError` naming the file and key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adapters import registry
+from adapters.base import Adapter, ParamsError
+from indexer.db.engine import DEFAULT_DB
+from indexer.errors import ConfigError
+
+ENV_CONFIG = "LOCKEDBTC_CONFIG"
+_FILE_KEYS = {"db", "rpc", "params", "confirmations", "cookie_file"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = DEFAULT_DB
+    rpc: str | None = None
+    params: Path | None = None
+    confirmations: int = 0
+    cookie_file: Path | None = None
+
+
+def _read_structured(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror}") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            data: Any = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"the {what} {path} is not valid "
+                          f"{'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}"
+                          ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"the {what} {path} must hold an object at the top level")
+    return data
+
+
+def resolve(*, config: str | None, db: str | None, rpc: str | None, params: str | None,
+            confirmations: int | None, cookie_file: str | None) -> Settings:
+    """Merge flags/env (already folded by click) over the config file over defaults."""
+    file: dict[str, Any] = {}
+    cfg = config or os.environ.get(ENV_CONFIG)
+    if cfg:
+        file = _read_structured(Path(cfg), "config file")
+        unknown = set(file) - _FILE_KEYS
+        if unknown:
+            raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))} in config file "
+                              f"{cfg}", f"known: {', '.join(sorted(_FILE_KEYS))}")
+
+    def pick(flag: Any, key: str, default: Any) -> Any:
+        return flag if flag is not None else file.get(key, default)
+
+    conf = pick(confirmations, "confirmations", 0)
+    if not isinstance(conf, int) or isinstance(conf, bool) or conf < 0:
+        raise ConfigError(f"confirmations must be a whole number >= 0, got {conf!r}")
+    p = pick(params, "params", None)
+    ck = pick(cookie_file, "cookie_file", None)
+    return Settings(db=str(pick(db, "db", DEFAULT_DB)), rpc=pick(rpc, "rpc", None),
+                    params=Path(p) if p else None, confirmations=conf,
+                    cookie_file=Path(ck) if ck else None)
+
+
+def load_params(path: Path | None) -> dict[str, Any]:
+    """The params file as {adapter name: section}; {} when none is given."""
+    if path is None:
+        return {}
+    data = _read_structured(path, "params file")
+    known = set(registry.names())
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"unknown section(s) {', '.join(sorted(unknown))} in params file "
+                          f"{path}", f"known adapters: {', '.join(sorted(known)) or 'none'}")
+    for name, section in data.items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"section {name!r} of params file {path} must be an object")
+    return data
+
+
+def build_adapters(chain: str, params: Mapping[str, Any], names: Sequence[str] | None = None,
+                   source: str = "params file") -> list[Adapter]:
+    """Instantiate the selected adapters (all registered ones by default) for `chain`."""
+    selected = list(names) if names else registry.names()
+    out = []
+    for name in selected:
+        try:
+            cls = registry.adapter_class(name)
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0])) from None
+        try:
+            out.append(cls.from_params(chain, params.get(name)))
+        except ParamsError as exc:
+            raise ConfigError(f"{source}, section {name!r}: {exc}") from None
+    return out
