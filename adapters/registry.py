@@ -11,7 +11,9 @@ import importlib
 from adapters.base import Adapter
 
 #: name -> "module:Class"; order is the order adapters run and are printed in.
-ADAPTERS: dict[str, str] = {}
+ADAPTERS: dict[str, str] = {
+    "coredao": "adapters.coredao.adapter:CoreDaoAdapter",
+}
 
 
 def names() -> list[str]:

@@ -175,8 +175,21 @@ class TxOut:
 class Tx:
     """A transaction view over its serialisation; hashes and witness are computed on demand."""
 
-    __slots__ = ("_buf", "_start", "_end", "_wit_start", "_wit_end", "_txid", "_wtxid",
-                 "_witness", "index", "version", "locktime", "inputs", "outputs")
+    __slots__ = (
+        "_buf",
+        "_end",
+        "_start",
+        "_txid",
+        "_wit_end",
+        "_wit_start",
+        "_witness",
+        "_wtxid",
+        "index",
+        "inputs",
+        "locktime",
+        "outputs",
+        "version",
+    )
 
     def __init__(self, buf: bytes, start: int, end: int, wit_start: int, wit_end: int,
                  version: int, locktime: int, inputs: list[TxIn], outputs: list[TxOut],
@@ -376,7 +389,7 @@ def parse_header(raw: bytes) -> BlockHeader:
 class Block:
     """A parsed block: header plus transaction views sharing the block's buffer."""
 
-    __slots__ = ("header", "raw", "txs", "_hash")
+    __slots__ = ("_hash", "header", "raw", "txs")
 
     def __init__(self, header: BlockHeader, raw: bytes, txs: list[Tx]) -> None:
         self.header = header
