@@ -36,8 +36,21 @@ class TipSource(Protocol):
 
 
 def _retryable_node_error(exc: NodeError) -> bool:
-    # NOTE: wrong credentials or a wrong chain will not fix themselves: stop with the message.
-    return getattr(exc, "retryable", type(exc).__name__ in {"NodeUnreachable", "RpcInWarmup"})
+    """Outages, warm-up and races with a moving tip are retried; wrong credentials, a
+    forbidden method or a pruned block will not fix themselves: stop with the message."""
+    from indexer.chain.node_errors import (
+        BlockUnavailable,
+        NodeAuthError,
+        NodeForbidden,
+        RPCError,
+    )
+
+    if isinstance(exc, NodeAuthError | NodeForbidden | BlockUnavailable):
+        return False
+    if isinstance(exc, RPCError):
+        # -5 block not found, -8 height out of range: the tip moved between two calls.
+        return exc.code in (-5, -8, -28)
+    return bool(getattr(exc, "retryable", True))
 
 
 @dataclass

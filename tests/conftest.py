@@ -48,7 +48,7 @@ def _pg_schema_url() -> Any:
         admin = create_engine(PG_URL)
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001  (any failure to reach the server)
+    except Exception as exc:  # any failure to reach the server
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required (LOCKEDBTC_REQUIRE_PG) but {PG_URL} failed: "
                         f"{str(exc).splitlines()[0]}")
