@@ -12,6 +12,7 @@ from adapters.base import Adapter
 
 #: name -> "module:Class"; order is the order adapters run and are printed in.
 ADAPTERS: dict[str, str] = {
+    "babylon": "adapters.babylon:BabylonAdapter",
     "stacks": "adapters.stacks.adapter:StacksAdapter",
     "powpeg": "adapters.powpeg.adapter:PowpegAdapter",
     "coredao": "adapters.coredao.adapter:CoreDaoAdapter",

@@ -1,0 +1,1 @@
+"""Built-in Babylon params and FP registry (package data; see provenance.json)."""
