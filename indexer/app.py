@@ -27,7 +27,8 @@ def open_store(settings: Settings) -> Store:
 def open_node(settings: Settings) -> NodeSource:
     from indexer.chain.source import connect  # deferred: commands reading the DB skip it
 
-    return connect(settings.rpc, cookie_file=settings.cookie_file)
+    return connect(settings.rpc, cookie_file=settings.cookie_file,
+                   retry_seconds=settings.rpc_retry_seconds)
 
 
 def adapters_for(settings: Settings, chain: str,

@@ -38,10 +38,13 @@ _COMMON = [
                  help="Hold back this many blocks below the tip  [default: 0]"),
     click.option("--cookie-file", envvar="LOCKEDBTC_COOKIE_FILE", default=None,
                  help="The node's .cookie file when --rpc has no credentials"),
+    click.option("--rpc-retry-seconds", envvar="LOCKEDBTC_RPC_RETRY_SECONDS", type=float,
+                 default=None,
+                 help="How long to retry an unreachable or warming-up node  [default: 30]"),
     click.option("--config", envvar="LOCKEDBTC_CONFIG", default=None,
                  help="Config file (TOML or JSON) with db, rpc, params, confirmations"),
 ]
-_KEYS = ("db", "rpc", "params", "confirmations", "cookie_file", "config")
+_KEYS = ("db", "rpc", "params", "confirmations", "cookie_file", "rpc_retry_seconds", "config")
 
 
 def common(func: F) -> F:
@@ -67,7 +70,8 @@ def settings() -> Settings:
     o = click.get_current_context().obj or {}
     return resolve(config=o.get("config"), db=o.get("db"), rpc=o.get("rpc"),
                    params=o.get("params"), confirmations=o.get("confirmations"),
-                   cookie_file=o.get("cookie_file"))
+                   cookie_file=o.get("cookie_file"),
+                   rpc_retry_seconds=o.get("rpc_retry_seconds"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

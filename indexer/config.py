@@ -20,7 +20,7 @@ from indexer.db.engine import DEFAULT_DB
 from indexer.errors import ConfigError
 
 ENV_CONFIG = "LOCKEDBTC_CONFIG"
-_FILE_KEYS = {"db", "rpc", "params", "confirmations", "cookie_file"}
+_FILE_KEYS = {"db", "rpc", "params", "confirmations", "cookie_file", "rpc_retry_seconds"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Settings:
     params: Path | None = None
     confirmations: int = 0
     cookie_file: Path | None = None
+    rpc_retry_seconds: float = 30.0
 
 
 def _read_structured(path: Path, what: str) -> dict[str, Any]:
@@ -52,7 +53,8 @@ def _read_structured(path: Path, what: str) -> dict[str, Any]:
 
 
 def resolve(*, config: str | None, db: str | None, rpc: str | None, params: str | None,
-            confirmations: int | None, cookie_file: str | None) -> Settings:
+            confirmations: int | None, cookie_file: str | None,
+            rpc_retry_seconds: float | None = None) -> Settings:
     """Merge flags/env (already folded by click) over the config file over defaults."""
     file: dict[str, Any] = {}
     cfg = config or os.environ.get(ENV_CONFIG)
@@ -69,11 +71,14 @@ def resolve(*, config: str | None, db: str | None, rpc: str | None, params: str 
     conf = pick(confirmations, "confirmations", 0)
     if not isinstance(conf, int) or isinstance(conf, bool) or conf < 0:
         raise ConfigError(f"confirmations must be a whole number >= 0, got {conf!r}")
+    retry = pick(rpc_retry_seconds, "rpc_retry_seconds", 30.0)
+    if not isinstance(retry, int | float) or isinstance(retry, bool) or retry < 0:
+        raise ConfigError(f"rpc_retry_seconds must be a number >= 0, got {retry!r}")
     p = pick(params, "params", None)
     ck = pick(cookie_file, "cookie_file", None)
     return Settings(db=str(pick(db, "db", DEFAULT_DB)), rpc=pick(rpc, "rpc", None),
                     params=Path(p) if p else None, confirmations=conf,
-                    cookie_file=Path(ck) if ck else None)
+                    cookie_file=Path(ck) if ck else None, rpc_retry_seconds=float(retry))
 
 
 def load_params(path: Path | None) -> dict[str, Any]:
