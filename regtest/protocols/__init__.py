@@ -3,7 +3,7 @@
 A scenario step `{"tx": {"protocol": "babylon", "builder": "stake", "args": {...}}}` runs
 `BUILDERS["babylon"]["stake"](ctx, args)`. To add a protocol, write
 `regtest/protocols/<name>.py` exposing `BUILDERS: dict[str, TxBuilder]` and add one line
-to the literal `BUILDERS` below (no discovery magic).
+to the literal `MODULES` below (no discovery magic).
 
 The interface a builder implements:
 
@@ -26,6 +26,8 @@ wallet: it signs the input itself with `regtest.sign` (e.g. `sign_p2tr_script`).
 """
 
 from __future__ import annotations
+
+import importlib
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -67,14 +69,27 @@ class ProtocolContext:
 
 TxBuilder = Callable[[ProtocolContext, dict[str, Any]], BuiltTx]
 
-#: protocol name -> builder name -> builder. One line per protocol module, e.g.
-#: `"babylon": babylon.BUILDERS,` after `from regtest.protocols import babylon`.
-BUILDERS: dict[str, Mapping[str, TxBuilder]] = {}
+#: protocol name -> module exposing `BUILDERS: dict[str, TxBuilder]`. Imported on first use
+#: so a scenario needs only the protocols it names.
+MODULES: dict[str, str] = {
+    "babylon": "regtest.protocols.babylon",
+    "stacks": "regtest.protocols.stacks",
+    "powpeg": "regtest.protocols.powpeg",
+    "coredao": "regtest.protocols.coredao",
+}
+
+
+def builders(protocol: str) -> Mapping[str, TxBuilder]:
+    if protocol not in MODULES:
+        raise KeyError(f"no protocol {protocol!r}; known: {', '.join(MODULES)}")
+    found: Mapping[str, TxBuilder] = importlib.import_module(MODULES[protocol]).BUILDERS
+    return found
 
 
 def get_builder(protocol: str, name: str) -> TxBuilder:
+    table = builders(protocol)
     try:
-        return BUILDERS[protocol][name]
+        return table[name]
     except KeyError:
-        known = {p: sorted(b) for p, b in BUILDERS.items()}
-        raise KeyError(f"no builder {protocol}.{name}; registered: {known}") from None
+        raise KeyError(f"no builder {protocol}.{name}; {protocol} has: "
+                       f"{', '.join(sorted(table))}") from None
