@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from adapters import registry
 from adapters.base import Adapter
 from indexer.config import Settings, build_adapters, load_params
 from indexer.db import queries
@@ -50,24 +51,30 @@ def locked_report(store: Store, settings: Settings, at_height: int | None,
                   protocol: str | None) -> dict[str, Any]:
     chain = stored_chain(store)
     heights = queries.cursor_heights(store.engine)
-    names = [protocol] if protocol else list(heights)
-    if protocol and protocol not in heights:
-        raise OperatorError(f"protocol {protocol!r} has not been indexed in this database",
-                            f"indexed: {', '.join(heights) or 'none'}")
-    indexed = min(heights[n] for n in names) if names else None
-    if indexed is None:
+    # NOTE: every known adapter gets a line, an idle one (no params for this chain, or not
+    # started yet) with zeros and `indexed_height: null`, so a missing protocol is visible.
+    names = [protocol] if protocol else [n for n in registry.names()] + sorted(
+        set(heights) - set(registry.names()))
+    if protocol and protocol not in heights and protocol not in registry.names():
+        raise OperatorError(f"unknown protocol {protocol!r}",
+                            f"known: {', '.join(registry.names())}")
+    indexed_names = [n for n in names if n in heights]
+    if not indexed_names:
         raise OperatorError("no adapter has indexed anything yet", "run `lockedbtc backfill`")
+    indexed = min(heights[n] for n in indexed_names)
     height = indexed if at_height is None else at_height
     if height > indexed:
         raise OperatorError(f"height {height} is above what is indexed ({indexed})",
                             "use --at-height at or below it, or index further")
-    adapters = {a.name: a for a in adapters_for(settings, chain, names)}
+    known = [n for n in names if n in registry.names()]
+    adapters = {a.name: a for a in adapters_for(settings, chain, known)}
     protocols = []
     with store.engine.connect() as conn:
         for name in names:
             line = queries.locked_summary(conn, name, height)
-            detail = adapters[name].locked_detail(queries.locked_positions(conn, name, height))
-            protocols.append({**detail, **line, "indexed_height": heights[name]})
+            detail = (adapters[name].locked_detail(queries.locked_positions(conn, name, height))
+                      if name in adapters else {})
+            protocols.append({**detail, **line, "indexed_height": heights.get(name)})
     return {"chain": chain, "height": height,
             "total_sat": sum(p["locked_sat"] for p in protocols), "protocols": protocols}
 

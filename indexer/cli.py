@@ -294,7 +294,7 @@ def inspect_tx(hex_: str, as_json: bool, chain: str) -> None:
 @click.option("--quiet", is_flag=True, help="No progress output")
 def demo(as_json: bool, db_path: str, quiet: bool) -> None:
     """Start a node, replay every scenario, index it into SQLite, print the locked table."""
-    from indexer.demo import run_demo
+    from regtest.demo import run_demo  # the harness and its scenarios live in regtest/
 
     report = run_demo(db_path, quiet=quiet or as_json)
     click.echo(render.to_json(report) if as_json else render.locked_table(report))

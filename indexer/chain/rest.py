@@ -187,7 +187,8 @@ class RestClient:
         delay = attempts.next_delay()
         if delay is None:
             return False
-        _logger.warning("REST at %s: %s; retrying in %.2f s", self.endpoint.url, reason, delay)
+        attempts.report(_logger, "REST at %s: %s; retrying in %.2f s", self.endpoint.url,
+                        reason, delay)
         attempts.pause(delay)
         return True
 

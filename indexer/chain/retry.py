@@ -6,11 +6,17 @@ without waiting for them.
 
 from __future__ import annotations
 
+import logging
+
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["Attempts", "Backoff"]
+
+
+#: Seconds of failure after which a retrying operation is announced at WARNING.
+ANNOUNCE_AFTER = 2.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,22 @@ class Attempts:
         self._policy = policy
         self._deadline: float | None = None
         self._next = policy.initial
+        self._first: float | None = None
+        self._announced = False
         self.failures = 0
+
+    def report(self, logger: logging.Logger, msg: str, *args: object) -> None:
+        """Log a retry: at DEBUG, except once per operation at WARNING when it has been
+        failing for ANNOUNCE_AFTER seconds (a blip stays quiet, an outage is said once,
+        and a quick final failure is only the error line)."""
+        now = self._policy.clock()
+        if self._first is None:
+            self._first = now
+        if not self._announced and now - self._first >= ANNOUNCE_AFTER:
+            self._announced = True
+            logger.warning(msg + " (still retrying; said once)", *args)
+        else:
+            logger.debug(msg, *args)
 
     def next_delay(self) -> float | None:
         p = self._policy

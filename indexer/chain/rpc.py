@@ -357,6 +357,6 @@ def _pause(attempts: Attempts, url: str, reason: str) -> bool:
     delay = attempts.next_delay()
     if delay is None:
         return False
-    _logger.warning("node at %s: %s; retrying in %.2f s", url, reason, delay)
+    attempts.report(_logger, "node at %s: %s; retrying in %.2f s", url, reason, delay)
     attempts.pause(delay)
     return True

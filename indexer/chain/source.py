@@ -274,7 +274,7 @@ def _probe(endpoint: Endpoint, creds: tuple[str, str] | None, cookie_file: Path 
                 endpoint.url, "nothing answers on the default RPC ports: " + "; ".join(tried),
                 "start bitcoind, or give --rpc http://USER:PASS@HOST:PORT",
             )
-        _logger.warning("no node on %s yet; retrying in %.2f s", endpoint.url, delay)
+        attempts.report(_logger, "no node on %s yet; retrying in %.2f s", endpoint.url, delay)
         attempts.pause(delay)
 
 
