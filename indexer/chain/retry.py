@@ -7,7 +7,6 @@ without waiting for them.
 from __future__ import annotations
 
 import logging
-
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

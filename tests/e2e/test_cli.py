@@ -125,7 +125,7 @@ def test_run_follows_tip_and_reorg_then_stops_on_sigterm(
         _wait_json(powpeg, lambda r: r["height"] == 106 and r["total_sat"] == sum(PEGINS))
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
 
