@@ -114,6 +114,7 @@ def test_run_follows_tip_and_reorg_then_stops_on_sigterm(
     common = _common(node, db, params)
     proc = subprocess.Popen([*LOCKEDBTC, "run", "--poll-interval", "0.1", *common],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    failure: AssertionError | None = None
     try:
         powpeg = ["locked", "--json", "--protocol", "powpeg", *common]
         _wait_json(powpeg, lambda r: r["height"] == 104 and r["total_sat"] == sum(PEGINS))
@@ -123,9 +124,12 @@ def test_run_follows_tip_and_reorg_then_stops_on_sigterm(
                    + 3_000_000)
         h.reorg(1)  # the new branch (two blocks) drops the 3 BTC peg-in
         _wait_json(powpeg, lambda r: r["height"] == 106 and r["total_sat"] == sum(PEGINS))
+    except AssertionError as exc:
+        failure = exc
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
+    assert failure is None, f"{failure}\ndaemon stderr:\n{err}"
     assert proc.returncode == 0, err
     assert "Traceback" not in err
 
