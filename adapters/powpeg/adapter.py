@@ -227,8 +227,11 @@ class PowpegAdapter(Adapter):
         for p in positions:
             addr = str(p.data.get("federation", "?"))
             row = per.setdefault(addr, {"credited_sat": 0, "uncredited_sat": 0,
-                                        "positions": 0,
-                                        "verified": bool(p.data.get("federation_verified"))})
+                                        "positions": 0, "verified": False})
+            # Each position records whether its federation was verified when it was
+            # created; verification never reverts, so one verified position proves the
+            # federation. (Taking the first row's flag depended on the unordered query.)
+            row["verified"] = row["verified"] or bool(p.data.get("federation_verified"))
             key = "credited_sat" if p.status in CREDITED_STATUSES else "uncredited_sat"
             row[key] += p.value_sat
             row["positions"] += 1

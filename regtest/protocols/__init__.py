@@ -28,7 +28,6 @@ wallet: it signs the input itself with `regtest.sign` (e.g. `sign_p2tr_script`).
 from __future__ import annotations
 
 import importlib
-
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any

@@ -95,7 +95,9 @@ class Core:
         return view.records
 
     def fed(self, address: str | None) -> dict[str, Any]:
-        (e,) = [f for f in self.state["federations"] if f["address"] == address]
+        found: list[dict[str, Any]] = [f for f in self.state["federations"]
+                                       if f["address"] == address]
+        (e,) = found
         return e
 
 
@@ -269,6 +271,14 @@ def test_migration_to_unlisted_federation_is_followed_and_verified() -> None:
     assert b["verified"] is True and b["redeem_script"] == FED_B.hex()
     change = core.positions[(pegout.txid(), 1)]
     assert change.status == "change" and change.data["federation_verified"] is True
+
+    # The per-federation line says verified whatever order the positions come in (the
+    # peg-in to B was recorded before the verification, the change after).
+    at_b = [p for p in core.positions.values() if p.data["federation"] == ADDR_B]
+    assert {p.data["federation_verified"] for p in at_b} == {False, True}
+    for order in (at_b, at_b[::-1]):
+        (row,) = core.adapter.locked_detail(order)["federations"]
+        assert row["verified"] is True and row["positions"] == 2
 
     # Once the migration window is over, a deposit to the old federation is not credited.
     core.height = mig_height + 531
