@@ -35,6 +35,8 @@ __all__ = ["STAKE_FIELDS", "Outcome", "discovered_data", "follow_spend", "stake_
 
 STAKE_FIELDS = ("staker_pk", "finality_provider_pk", "staking_time", "params_version")
 FINAL_SEQUENCE = 0xFFFFFFFF
+#: Widest [min, max] staking-time range searched for an expansion's new output.
+MAX_EXPANSION_TIMES = 4096
 
 
 @dataclass
@@ -192,6 +194,19 @@ def _unbond(a: BabylonAdapter, tx: Tx, pos: Position, found: SpentOutput | None,
     return Outcome(records, release)
 
 
+def _allowed_times(pv: ParamsVersion) -> range:
+    """Staking times the new stake of an expansion may use under `pv`.
+
+    An expansion is a new delegation with its own staking time, anywhere in the version's
+    [min, max]; trying only the old time and the bounds missed e.g. T = 6 in [5, 20]. Each
+    try costs one EC tweak, so a very wide range falls back to those hints (mainnet's
+    range is the single value 64000).
+    """
+    if pv.max_staking_time - pv.min_staking_time >= MAX_EXPANSION_TIMES:
+        return range(0)
+    return range(pv.min_staking_time, pv.max_staking_time + 1)
+
+
 def _expand(a: BabylonAdapter, tx: Tx, pos: Position, base: JSON, amount: int | None,
             height: int) -> Outcome:
     data = pos.data
@@ -200,7 +215,8 @@ def _expand(a: BabylonAdapter, tx: Tx, pos: Position, base: JSON, amount: int | 
     records: list[Record] = []
     pv_now = a.params.at(height)
     if staker is not None and fp is not None and pv_now is not None:
-        times = [t for t in (data.get("staking_time"), *a.time_hints) if isinstance(t, int)]
+        times = [t for t in (data.get("staking_time"), *_allowed_times(pv_now), *a.time_hints)
+                 if isinstance(t, int)]
         by_spk: dict[bytes, int] = {}
         for t in dict.fromkeys(times):
             try:

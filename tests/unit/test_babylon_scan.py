@@ -373,6 +373,19 @@ def test_stake_expansion_moves_the_stake() -> None:
     assert core.state["tvl_sat"] == 100_000  # moved, not released
 
 
+def test_stake_expansion_to_a_new_staking_time_is_followed() -> None:
+    # The new delegation picks its own time in [min, max] (here 333, neither the old 150
+    # nor a bound); the new output must still be found and tracked.
+    core = Core()
+    old = stake_tx(1, 100_000, 200)
+    core.mine(200, [old])
+    expand = Transaction(inputs=[spend_input(old, _scripts(200), "unbonding"), _funding(9)],
+                         outputs=[TxOutput(150_000, _scripts(210, t=333).script_pubkey)])
+    recs = core.mine(210, [expand])
+    (new,) = _of(recs, NewPosition)
+    assert (new.vout, new.value_sat, new.data["staking_time"]) == (0, 150_000, 333)
+
+
 def test_an_unbonding_leaf_spend_that_is_neither_is_rejected() -> None:
     core = Core()
     stake = stake_tx(1, 100_000, 200)
