@@ -294,10 +294,18 @@ def inspect_tx(hex_: str, as_json: bool, chain: str) -> None:
 @click.option("--quiet", is_flag=True, help="No progress output")
 def demo(as_json: bool, db_path: str, quiet: bool) -> None:
     """Start a node, replay every scenario, index it into SQLite, print the locked table."""
-    from regtest.demo import run_demo  # the harness and its scenarios live in regtest/
+    from regtest.demo import demo_notes, run_demo  # the harness and scenarios live in regtest/
 
     report = run_demo(db_path, quiet=quiet or as_json)
-    click.echo(render.to_json(report) if as_json else render.locked_table(report))
+    if as_json:
+        click.echo(render.to_json(report))
+        return
+    click.echo(render.locked_table(report))
+    notes = demo_notes(db_path)
+    if notes:
+        click.echo("\n" + "\n".join(notes))
+    click.echo(f"\nThe demo database is {db_path}: try `lockedbtc --db sqlite:///{db_path} "
+               "events --protocol babylon`.")
 
 
 # ---------------------------------------------------------------------------- entry point

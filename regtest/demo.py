@@ -28,10 +28,16 @@ _logger = logging.getLogger(__name__)
 
 
 def merge_params(scenarios: Sequence[Scenario]) -> tuple[dict[str, Any], list[Scenario]]:
-    """One params file for all scenarios; those that contradict it are left out."""
+    """One params file for all scenarios; those that contradict it are left out, and so
+    are those that `invalidate` an absolute height (on the shared demo chain that height
+    belongs to an earlier scenario, whose history it would erase)."""
     merged: dict[str, Any] = {}
     kept: list[Scenario] = []
     for sc in scenarios:
+        if any("invalidate" in step for step in sc.steps):
+            _logger.info("demo: skipping scenario %s (it invalidates an absolute height)",
+                         sc.name)
+            continue
         clash = [k for k, v in sc.params.items() if k in merged and merged[k] != v]
         if clash:
             _logger.warning("demo: skipping scenario %s (its %s params differ from an "
@@ -71,3 +77,34 @@ def run_demo(db_path: str, *, quiet: bool = False,
     _logger.info("demo: database left at %s (try `lockedbtc --db sqlite:///%s events "
                  "--protocol babylon`)", db, db)
     return report
+
+
+def demo_notes(db_path: str) -> list[str]:
+    """Lines printed under the demo's table: each protocol's story in one or two lines."""
+    from adapters.stacks.pox import cycle_totals  # regtest may use adapters; the core may not
+    from indexer.db import queries
+    from indexer.db.engine import make_engine
+    from indexer.render import btc
+
+    engine = make_engine(f"sqlite:///{Path(db_path).resolve()}")
+    notes: list[str] = []
+    stakes = queries.positions(engine, "babylon", queries.indexed_height(engine) or 0)
+    if stakes:
+        stakers = {p["staker_pk"] for p in stakes if p.get("staker_pk")}
+        fps = {p["finality_provider_pk"] for p in stakes if p.get("finality_provider_pk")}
+        notes.append(f"babylon: {len(stakers)} stakers behind {len(fps)} finality providers "
+                     f"hold {len(stakes)} locked outputs")
+    cycles = cycle_totals(queries.events(engine, "stacks", kinds=["block_commit"]))
+    if cycles:
+        last = max(cycles)
+        t = cycles[last]
+        notes.append(f"stacks PoX: reward cycle {last}: {t['commits']} block-commits paid "
+                     f"{btc(t['paid_sat'])} BTC to stackers and burned {btc(t['burned_sat'])}"
+                     f" BTC ({len(t['by_miner'])} miners)")
+    peg = [p for p in queries.positions(engine, "stacks", queries.indexed_height(engine) or 0)
+           if p["status"] == "peg"]
+    if peg:
+        notes.append(f"stacks sBTC: peg UTXO {peg[0]['txid']}:{peg[0]['vout']} holds "
+                     f"{btc(sum(p['value_sat'] for p in peg))} BTC")
+    engine.dispose()
+    return notes
