@@ -84,13 +84,26 @@ def analyse_tx(tx: Tx, chain_id: int, block_time: int | None = None) -> list[Rec
         return [Rejected(tx.index, tx.txid, e.reason, base)]
     base.update(version=decoded.version, chain_id=decoded.chain_id)
     if decoded.chain_id != chain_id:
+        # NOTE: still say everything the payload tells (read as a stake on its own chain
+        # id), so a user sees why it does not count here and what it would be there.
         return [Rejected(tx.index, tx.txid,
-                         f"wrong chain id {decoded.chain_id} (expected {chain_id})", base)]
+                         f"wrong chain id {decoded.chain_id} (expected {chain_id})",
+                         {**_as_own_chain(tx, decoded.chain_id, block_time), **base})]
     if isinstance(decoded, LstStake):
         data = {**base, "lst": True, "delegator": _addr(decoded.delegator),
                 "fee": decoded.fee, "payload": decoded.payload.hex()}
         return [Event(tx.index, tx.txid, "stake", None, data)]
     return _stake_records(tx, decoded, base, block_time)
+
+
+def _as_own_chain(tx: Tx, chain_id: int, block_time: int | None) -> JSON:
+    """The fields a payload decodes to when read with its own chain id."""
+    for rec in analyse_tx(tx, chain_id, block_time):
+        if isinstance(rec, NewPosition):
+            return {**rec.data, "vout": rec.vout, "amount_sat": rec.value_sat}
+        if isinstance(rec, Event | Rejected):
+            return dict(rec.data)
+    return {}
 
 
 def _candidates(tx: Tx, stake: Stake) -> list[tuple[bytes, str]]:

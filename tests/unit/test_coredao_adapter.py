@@ -103,6 +103,11 @@ def test_worked_example_is_rejected_on_mainnet_for_its_testnet_chain_id() -> Non
     found = adapter().inspect(parse_tx(doc_tx().serialize()), "main")
     assert [(f["kind"], f["reason"]) for f in found] == [
         ("rejected", "wrong chain id 1115 (expected 1116)")]
+    # the rejection still shows what the document's payload says
+    (f,) = found
+    assert (f["delegator"], f["validator"], f["fee"]) == ("0x" + DELEGATOR, "0x" + VALIDATOR, 1)
+    assert f["redeem_script"] == DOC_REDEEM_HEX and f["unlock_time"] == 1712217631
+    assert f["vout"] == 0 and f["output_type"] == "p2wsh"
     records = analyse(doc_tx())
     assert [type(r) for r in records] == [Rejected]
 
