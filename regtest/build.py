@@ -13,63 +13,20 @@ from dataclasses import dataclass, field
 
 from indexer.chain.block import hash256, merkle_root, parse_tx
 
+# The script and serialisation primitives live in the indexer (one copy for the adapters and
+# the harness); re-exported because much of regtest and the tests import them from here.
+from indexer.chain.script import compact_size as compact_size
+from indexer.chain.script import push_data as push_data
+from indexer.chain.script import push_int as push_int
+from indexer.chain.script import script_num as script_num
+from indexer.chain.script import var_bytes as var_bytes
+
 REGTEST_BITS = 0x207FFFFF
 REGTEST_GENESIS_HASH = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
 REGTEST_GENESIS_TIME = 1296688602
 COINBASE_MATURITY = 100
 BLOCK_VERSION = 0x20000000
 WITNESS_RESERVED = b"\x00" * 32
-
-
-def compact_size(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    if n <= 0xFFFFFFFF:
-        return b"\xfe" + n.to_bytes(4, "little")
-    return b"\xff" + n.to_bytes(8, "little")
-
-
-def var_bytes(b: bytes) -> bytes:
-    return compact_size(len(b)) + b
-
-
-def script_num(n: int) -> bytes:
-    """Minimal CScriptNum encoding (little endian, sign bit in the last byte)."""
-    if n == 0:
-        return b""
-    neg, a = n < 0, abs(n)
-    out = bytearray()
-    while a:
-        out.append(a & 0xFF)
-        a >>= 8
-    if out[-1] & 0x80:
-        out.append(0x80 if neg else 0)
-    elif neg:
-        out[-1] |= 0x80
-    return bytes(out)
-
-
-def push_data(data: bytes) -> bytes:
-    """The minimal push of `data` (what Core's CScript << vector does)."""
-    n = len(data)
-    if n < 0x4C:
-        return bytes([n]) + data
-    if n <= 0xFF:
-        return b"\x4c" + bytes([n]) + data
-    if n <= 0xFFFF:
-        return b"\x4d" + n.to_bytes(2, "little") + data
-    return b"\x4e" + n.to_bytes(4, "little") + data
-
-
-def push_int(n: int) -> bytes:
-    """A number pushed as Core's CScript << int64 does (OP_0, OP_1..OP_16, OP_1NEGATE)."""
-    if n == 0:
-        return b"\x00"
-    if n == -1 or 1 <= n <= 16:
-        return bytes([0x50 + n])
-    return push_data(script_num(n))
 
 
 @dataclass

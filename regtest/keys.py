@@ -9,32 +9,21 @@ purpose, again so that two runs produce identical bytes.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
 from coincurve import PrivateKey, PublicKey, PublicKeyXOnly
+
+# Shared with the adapters; re-exported because the harness imports its hashes from here.
+from indexer.chain.script import hash160 as hash160
+from indexer.chain.script import sha256 as sha256
+from indexer.chain.script import tagged_hash as tagged_hash
 
 #: secp256k1 group order.
 CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 #: NOTE: BIP340 recommends fresh randomness; determinism matters more here, and the nonce
 #: stays secret-dependent through the key and message anyway.
 ZERO_AUX = b"\x00" * 32
-
-
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-def hash160(data: bytes) -> bytes:
-    """RIPEMD160(SHA256(data)), the hash P2PKH, P2WPKH and P2SH commit to."""
-    return hashlib.new("ripemd160", sha256(data)).digest()
-
-
-def tagged_hash(tag: str, data: bytes) -> bytes:
-    """BIP340 tagged hash: sha256(sha256(tag) || sha256(tag) || data)."""
-    t = sha256(tag.encode())
-    return sha256(t + t + data)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from regtest.build import push_data, push_int
-from regtest.keys import hash160, sha256
+from indexer.chain.script import hash160, push_data, push_int, sha256
+
+# Re-exported: regtest.verify and the tests read scripts back with it (raises ScriptError, a
+# ValueError, on a truncated push).
+from indexer.chain.script import tokenize as tokenize
 
 OP_0 = 0x00
 OP_PUSHDATA1 = 0x4C
@@ -71,29 +74,6 @@ def multisig(m: int, pubkeys: Sequence[bytes]) -> bytes:
 def pubkey_hash_script_code(pubkey: bytes) -> bytes:
     """The BIP143 scriptCode of a P2WPKH spend (the P2PKH script of the same key)."""
     return p2pkh(pubkey)
-
-
-def tokenize(script: bytes) -> list[tuple[int, bytes | None]]:
-    """(opcode, pushed data or None) per operation; raises ValueError on a truncated push."""
-    out: list[tuple[int, bytes | None]] = []
-    i = 0
-    while i < len(script):
-        op = script[i]
-        i += 1
-        if op == OP_0 or op > OP_PUSHDATA4:
-            out.append((op, b"" if op == OP_0 else None))
-            continue
-        if op < OP_PUSHDATA1:
-            n = op
-        else:
-            width = {OP_PUSHDATA1: 1, OP_PUSHDATA2: 2, OP_PUSHDATA4: 4}[op]
-            n = int.from_bytes(script[i:i + width], "little")
-            i += width
-        if i + n > len(script):
-            raise ValueError(f"push of {n} bytes runs past the end of the script at {i}")
-        out.append((op, script[i:i + n]))
-        i += n
-    return out
 
 
 def pushed_data(script: bytes) -> list[bytes]:

@@ -15,6 +15,9 @@ from functools import lru_cache
 
 from coincurve import PublicKey, PublicKeyXOnly
 
+from indexer.chain.script import compact_size, tagged_hash
+from indexer.chain.script import push_int as _push_int
+
 __all__ = [
     "LEAF_VERSION",
     "NUMS_X",
@@ -53,11 +56,6 @@ class DuplicateKeyError(ValueError):
     """A key appears twice among staker, FPs and covenants; babylon refuses to build that."""
 
 
-def _tagged_hash(tag: str, data: bytes) -> bytes:
-    t = hashlib.sha256(tag.encode()).digest()
-    return hashlib.sha256(t + t + data).digest()
-
-
 # NOTE: the tag prefixes are precomputed because the staking-time brute force (§2.5) hashes
 # up to 65535 leaves; it halves the work per leaf.
 _LEAF_PREFIX = hashlib.sha256(b"TapLeaf").digest() * 2
@@ -66,14 +64,8 @@ _BRANCH_PREFIX = hashlib.sha256(b"TapBranch").digest() * 2
 
 def tapleaf_hash(script: bytes) -> bytes:
     """TaggedHash("TapLeaf", 0xc0 || compact_size(len) || script)."""
-    n = len(script)
-    if n < 0xFD:
-        size = bytes([n])
-    elif n <= 0xFFFF:
-        size = b"\xfd" + n.to_bytes(2, "little")
-    else:
-        size = b"\xfe" + n.to_bytes(4, "little")
-    return hashlib.sha256(_LEAF_PREFIX + bytes([LEAF_VERSION]) + size + script).digest()
+    return hashlib.sha256(_LEAF_PREFIX + bytes([LEAF_VERSION]) + compact_size(len(script))
+                          + script).digest()
 
 
 def tapbranch(a: bytes, b: bytes) -> bytes:
@@ -84,21 +76,15 @@ def tapbranch(a: bytes, b: bytes) -> bytes:
 
 
 def push_int(n: int) -> bytes:
-    """An integer pushed as btcd's ScriptBuilder.AddInt64 does (OP_0, OP_1..OP_16, minimal)."""
-    if n == 0:
-        return b"\x00"
-    if 1 <= n <= 16:
-        return bytes([0x50 + n])
+    """An integer pushed as btcd's ScriptBuilder.AddInt64 does (OP_0, OP_1..OP_16, minimal).
+
+    That is the shared `push_int` (Core's encoding) for every non-negative number.
+    """
     if n < 0:
+        # Babylon's own guard (btcd would push it): a negative staking time, quorum or
+        # threshold is a caller bug, so it fails loudly instead of building a script.
         raise ValueError("babylon scripts never push negative numbers")
-    out = bytearray()
-    a = n
-    while a:
-        out.append(a & 0xFF)
-        a >>= 8
-    if out[-1] & 0x80:
-        out.append(0)
-    return bytes([len(out)]) + bytes(out)
+    return _push_int(n)
 
 
 def _pk(key: bytes) -> bytes:
@@ -159,7 +145,7 @@ def _valid_xonly(key: bytes) -> bool:
 @lru_cache(maxsize=65536)
 def output_key(merkle_root: bytes) -> tuple[bytes, int]:
     """(x, parity) of lift_x(NUMS) + TaggedHash("TapTweak", NUMS || root)·G."""
-    tweak = _tagged_hash("TapTweak", NUMS_X + merkle_root)
+    tweak = tagged_hash("TapTweak", NUMS_X + merkle_root)
     q = PublicKey(b"\x02" + NUMS_X).add(tweak).format(compressed=True)
     return q[1:], q[0] & 1
 

@@ -13,11 +13,27 @@ correctness.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from indexer.chain.block import Tx, TxOut
+from indexer.chain.script import (
+    OP_0,
+    OP_1,
+    OP_16,
+    OP_PUSHDATA1,
+    OP_PUSHDATA2,
+    OP_PUSHDATA4,
+    ScriptError,
+    Token,
+    hash160,
+    push_data,
+    push_int,
+    sha256,
+)
+from indexer.chain.script import decode_script_num as script_num_decode
+from indexer.chain.script import script_num as script_num_encode
+from indexer.chain.script import tokenize as _tokenize
 
 __all__ = [
     "LOCKTIME_THRESHOLD",
@@ -37,13 +53,6 @@ __all__ = [
     "tokenize",
 ]
 
-OP_0 = 0x00
-OP_PUSHDATA1 = 0x4C
-OP_PUSHDATA2 = 0x4D
-OP_PUSHDATA4 = 0x4E
-OP_1NEGATE = 0x4F
-OP_1 = 0x51
-OP_16 = 0x60
 OP_DROP = 0x75
 OP_DUP = 0x76
 OP_EQUAL = 0x87
@@ -60,100 +69,15 @@ LOCKTIME_THRESHOLD = 500_000_000
 # that times past 2038 fit).
 _CLTV_NUM_MAX = 5
 
-Token = tuple[int, bytes | None]  # (opcode, pushed data or None for non-push opcodes)
-
-
-def hash160(data: bytes) -> bytes:
-    """RIPEMD160(SHA256(data)); falls back to pycryptodome where OpenSSL lacks RIPEMD160."""
-    digest = hashlib.sha256(data).digest()
-    try:
-        return hashlib.new("ripemd160", digest).digest()
-    except ValueError:  # pragma: no cover - depends on the OpenSSL build
-        from Crypto.Hash import RIPEMD160
-
-        return bytes(RIPEMD160.new(digest).digest())
-
 
 def tokenize(script: bytes) -> list[Token] | None:
     """The script's opcodes with their pushed data; None when a push runs past the end."""
-    out: list[Token] = []
-    i, n = 0, len(script)
-    while i < n:
-        op = script[i]
-        i += 1
-        if op == OP_0:
-            out.append((op, b""))
-            continue
-        if op < OP_PUSHDATA1:
-            size = op
-        elif op == OP_PUSHDATA1:
-            if i + 1 > n:
-                return None
-            size = script[i]
-            i += 1
-        elif op == OP_PUSHDATA2:
-            if i + 2 > n:
-                return None
-            size = int.from_bytes(script[i:i + 2], "little")
-            i += 2
-        elif op == OP_PUSHDATA4:
-            if i + 4 > n:
-                return None
-            size = int.from_bytes(script[i:i + 4], "little")
-            i += 4
-        else:
-            out.append((op, None))
-            continue
-        if i + size > n:
-            return None
-        out.append((op, script[i:i + size]))
-        i += size
-    return out
-
-
-def script_num_decode(data: bytes) -> int:
-    """A CScriptNum (little endian, sign bit in the top byte of the last byte)."""
-    if not data:
-        return 0
-    value = int.from_bytes(data, "little")
-    if data[-1] & 0x80:
-        return -(value & ~(0x80 << (8 * (len(data) - 1))))
-    return value
-
-
-def script_num_encode(n: int) -> bytes:
-    """The minimal CScriptNum encoding of `n`."""
-    if n == 0:
-        return b""
-    neg, a = n < 0, abs(n)
-    out = bytearray()
-    while a:
-        out.append(a & 0xFF)
-        a >>= 8
-    if out[-1] & 0x80:
-        out.append(0x80 if neg else 0x00)
-    elif neg:
-        out[-1] |= 0x80
-    return bytes(out)
-
-
-def _push(data: bytes) -> bytes:
-    n = len(data)
-    if n < OP_PUSHDATA1:
-        return bytes([n]) + data
-    if n <= 0xFF:
-        return bytes([OP_PUSHDATA1, n]) + data
-    return bytes([OP_PUSHDATA2]) + n.to_bytes(2, "little") + data
-
-
-def _push_num(n: int) -> bytes:
-    # NOTE: what bitcoinjs' script.compile (used by Core's btc-staking-tool) and Bitcoin
-    # Core's CScript << int emit: OP_0 / OP_1..OP_16 for small numbers, else a minimal push.
-    if n == 0:
-        return bytes([OP_0])
-    if 1 <= n <= 16:
-        return bytes([OP_1 + n - 1])
-    return _push(script_num_encode(n))
+    # NOTE: None instead of ScriptError because every caller here treats an unreadable
+    # script as "not a stake script" and moves on.
+    try:
+        return _tokenize(script)
+    except ScriptError:
+        return None
 
 
 def _small_int(token: Token) -> int | None:
@@ -272,23 +196,27 @@ def _parse_multisig(t: Sequence[Token]) -> tuple[int, tuple[bytes, ...]] | None:
 
 def cltv_prefix(locktime: int) -> bytes:
     """`<locktime> OP_CHECKLOCKTIMEVERIFY OP_DROP` with the locktime pushed minimally."""
-    return _push_num(locktime) + bytes([OP_CHECKLOCKTIMEVERIFY, OP_DROP])
+    # NOTE: bitcoinjs' script.compile (used by Core's btc-staking-tool) and Bitcoin Core's
+    # CScript << int emit OP_0 / OP_1..OP_16 for small numbers, else a minimal push; the
+    # shared push_int is exactly that (the two also agree on OP_1NEGATE for -1, which no
+    # locktime, M or N here can be), so Core DAO needs no encoding of its own.
+    return push_int(locktime) + bytes([OP_CHECKLOCKTIMEVERIFY, OP_DROP])
 
 
 def pubkey_script(locktime: int, pubkey: bytes) -> bytes:
-    return cltv_prefix(locktime) + _push(pubkey) + bytes([OP_CHECKSIG])
+    return cltv_prefix(locktime) + push_data(pubkey) + bytes([OP_CHECKSIG])
 
 
 def pubkey_hash_script(locktime: int, pubkey_hash: bytes) -> bytes:
-    return (cltv_prefix(locktime) + bytes([OP_DUP, OP_HASH160]) + _push(pubkey_hash)
+    return (cltv_prefix(locktime) + bytes([OP_DUP, OP_HASH160]) + push_data(pubkey_hash)
             + bytes([OP_EQUALVERIFY, OP_CHECKSIG]))
 
 
 def multisig_script(locktime: int, m: int, pubkeys: Sequence[bytes]) -> bytes:
     if not 1 <= m <= len(pubkeys) <= 16:
         raise ValueError(f"multisig needs 1 <= m <= n <= 16, got m={m} n={len(pubkeys)}")
-    body = b"".join(_push(pk) for pk in pubkeys)
-    return (cltv_prefix(locktime) + _push_num(m) + body + _push_num(len(pubkeys))
+    body = b"".join(push_data(pk) for pk in pubkeys)
+    return (cltv_prefix(locktime) + push_int(m) + body + push_int(len(pubkeys))
             + bytes([OP_CHECKMULTISIG]))
 
 
@@ -299,7 +227,7 @@ def p2sh_script_pubkey(script: bytes) -> bytes:
 
 def p2wsh_script_pubkey(script: bytes) -> bytes:
     """`OP_0 <SHA256(script)>`."""
-    return bytes([OP_0, 32]) + hashlib.sha256(script).digest()
+    return bytes([OP_0, 32]) + sha256(script)
 
 
 def match_outputs(script: bytes, outputs: Sequence[TxOut]) -> list[tuple[int, str]]:

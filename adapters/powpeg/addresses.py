@@ -1,17 +1,21 @@
 """Bitcoin address codec for the Powpeg adapter: hashes, base58check, script <-> address.
 
 Powpeg only ever needs legacy base58 forms for its own scripts (federations are P2SH or
-P2SH-P2WSH; Bridge peg-out outputs are P2PKH), so base58check is implemented here in a few
-lines instead of pulling a wallet library onto the scan path. Segwit outputs (a peg-in
-sender's change, a third party's output) are rendered with embit's bech32, imported lazily.
+P2SH-P2WSH; Bridge peg-out outputs are P2PKH), so base58check comes from the indexer's
+own `indexer.chain.script` instead of pulling a wallet library onto the scan path. Segwit
+outputs (a peg-in sender's change, a third party's output) are rendered with embit's
+bech32, imported lazily.
 """
 
 from __future__ import annotations
 
-import hashlib
+from indexer.chain.script import Base58Error
+from indexer.chain.script import b58check_decode as _b58check_decode
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {c: i for i, c in enumerate(_B58)}
+# Re-exported: the rest of the adapter (and its tests) takes its hashes and base58 from here.
+from indexer.chain.script import b58check_encode as b58check_encode
+from indexer.chain.script import hash160 as hash160
+from indexer.chain.script import sha256 as sha256
 
 #: chain -> (P2PKH version byte, P2SH version byte, bech32 hrp)
 _VERSIONS: dict[str, tuple[int, int, str]] = {
@@ -27,41 +31,17 @@ class AddressError(ValueError):
     """A string that is not a base58check address this chain uses."""
 
 
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-def hash160(data: bytes) -> bytes:
-    return hashlib.new("ripemd160", sha256(data)).digest()
-
-
 def versions(chain: str) -> tuple[int, int, str]:
     return _VERSIONS.get(chain, _VERSIONS["test"])
 
 
-def b58check_encode(payload: bytes) -> str:
-    data = payload + sha256(sha256(payload))[:4]
-    n = int.from_bytes(data, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = _B58[r] + out
-    pad = len(data) - len(data.lstrip(b"\x00"))
-    return "1" * pad + out
-
-
 def b58check_decode(text: str) -> bytes:
-    n = 0
-    for c in text:
-        if c not in _B58_INDEX:
-            raise AddressError(f"{text!r} is not base58 (bad character {c!r})")
-        n = n * 58 + _B58_INDEX[c]
-    pad = len(text) - len(text.lstrip("1"))
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    data = b"\x00" * pad + body
-    if len(data) < 5 or sha256(sha256(data[:-4]))[:4] != data[-4:]:
-        raise AddressError(f"{text!r} has a bad base58check checksum")
-    return data[:-4]
+    """The payload of a Base58Check string; AddressError when it is not one."""
+    try:
+        return _b58check_decode(text)
+    except Base58Error as e:
+        # Callers catch AddressError (a config value, a CLI argument): keep that contract.
+        raise AddressError(str(e)) from e
 
 
 def p2sh_script(h160: bytes) -> bytes:

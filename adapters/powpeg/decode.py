@@ -23,8 +23,9 @@ from adapters.powpeg.addresses import (
     p2sh_address,
     sha256,
 )
-from adapters.powpeg.federation import ScriptError, chunks, parse_redeem
+from adapters.powpeg.federation import parse_redeem
 from indexer.chain.block import Tx
+from indexer.chain.script import ScriptError, tokenize
 
 RSKT_PREFIX = b"RSKT"
 OP_RETURN = 0x6A
@@ -55,7 +56,7 @@ def rskt_data(script_pubkey: bytes) -> bytes | None:
     if not script_pubkey or script_pubkey[0] != OP_RETURN:
         return None
     try:
-        cs = chunks(script_pubkey[1:])
+        cs = tokenize(script_pubkey[1:])
     except ScriptError:
         return None
     if not cs or cs[0][1] is None:
@@ -129,7 +130,7 @@ def sender(tx: Tx, chain: str) -> Sender:
     """Who sent the peg-in, from input 0 alone (as the Bridge decides)."""
     txin = tx.inputs[0]
     try:
-        cs = chunks(txin.script_sig)
+        cs = tokenize(txin.script_sig)
     except ScriptError:
         return Sender("UNKNOWN")
     witness = tx.witness(0) if tx.has_witness else []

@@ -15,78 +15,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.powpeg.addresses import hash160, p2sh_script, sha256
+from adapters.powpeg.addresses import p2sh_script
 from indexer.chain.block import Tx, hash256
+from indexer.chain.script import (
+    OP_0,
+    OP_1NEGATE,
+    ScriptError,
+    Token,
+    compact_size,
+    decode_script_num,
+    hash160,
+    push_data,
+    push_int,
+    sha256,
+    tokenize,
+)
 
-OP_0 = 0x00
-OP_PUSHDATA1, OP_PUSHDATA2, OP_PUSHDATA4 = 0x4C, 0x4D, 0x4E
-OP_1NEGATE = 0x4F
 OP_NOTIF, OP_ELSE, OP_ENDIF = 0x64, 0x67, 0x68
 OP_DROP, OP_CSV, OP_CHECKMULTISIG = 0x75, 0xB2, 0xAE
 
 #: A script element: (opcode, pushed data or None for non-push opcodes).
-Chunk = tuple[int, bytes | None]
+Chunk = Token
 
-
-class ScriptError(ValueError):
-    """Bytes that do not tokenise as a script (a push runs past the end)."""
-
-
-def chunks(script: bytes) -> list[Chunk]:
-    """Tokenise a script; OP_0 yields (0, b"")."""
-    out: list[Chunk] = []
-    i, n = 0, len(script)
-    while i < n:
-        op = script[i]
-        i += 1
-        if op <= OP_PUSHDATA4:
-            if op < OP_PUSHDATA1:
-                size = op
-            else:
-                width = {OP_PUSHDATA1: 1, OP_PUSHDATA2: 2, OP_PUSHDATA4: 4}[op]
-                if i + width > n:
-                    raise ScriptError(f"truncated push length at {i}")
-                size = int.from_bytes(script[i:i + width], "little")
-                i += width
-            if i + size > n:
-                raise ScriptError(f"push of {size} bytes runs past the end at {i}")
-            out.append((op, script[i:i + size]))
-            i += size
-        else:
-            out.append((op, None))
-    return out
-
-
-def push(data: bytes) -> bytes:
-    """The minimal push of `data` (as bitcoinj's ScriptBuilder.data does)."""
-    n = len(data)
-    if n < OP_PUSHDATA1:
-        return bytes([n]) + data
-    if n <= 0xFF:
-        return bytes([OP_PUSHDATA1, n]) + data
-    return bytes([OP_PUSHDATA2]) + n.to_bytes(2, "little") + data
-
-
-def _script_num(n: int) -> bytes:
-    out = bytearray()
-    a = abs(n)
-    while a:
-        out.append(a & 0xFF)
-        a >>= 8
-    if out and out[-1] & 0x80:
-        out.append(0x80 if n < 0 else 0)
-    elif n < 0:
-        out[-1] |= 0x80
-    return bytes(out)
-
-
-def push_int(n: int) -> bytes:
-    """Small ints as OP_n, larger as minimal signed little-endian (CSV `50cd00`)."""
-    if n == 0:
-        return b"\x00"
-    if 1 <= n <= 16:
-        return bytes([0x50 + n])
-    return push(_script_num(n))
+# NOTE: rskj's bitcoinj ScriptBuilder writes M and N as OP_1..OP_16 and the ERP CSV value as
+# OP_n or a minimal signed little-endian push (`50cd00`), data as a minimal push: for every
+# value a federation holds (M, N >= 1, CSV > 0) those are the bytes of the shared
+# push_int / push_data, so Powpeg keeps no encoder of its own. (The old local copies
+# differed only at -1 and for pushes of 64 KiB or more, neither of which a federation has.)
 
 
 def _read_int(chunk: Chunk) -> int | None:
@@ -99,10 +54,7 @@ def _read_int(chunk: Chunk) -> int | None:
         return 0
     if not data or len(data) > 5:
         return None
-    v = int.from_bytes(data, "little")
-    if data[-1] & 0x80:
-        v = -(v & ~(0x80 << (8 * (len(data) - 1))))
-    return v
+    return decode_script_num(data)
 
 
 def sorted_keys(keys: Sequence[bytes]) -> list[bytes]:
@@ -112,7 +64,7 @@ def sorted_keys(keys: Sequence[bytes]) -> list[bytes]:
 def multisig_body(keys: Sequence[bytes]) -> bytes:
     """`OP_m <sorted keys> OP_n` without the OP_CHECKMULTISIG."""
     ks = sorted_keys(keys)
-    return push_int(len(ks) // 2 + 1) + b"".join(push(k) for k in ks) + push_int(len(ks))
+    return push_int(len(ks) // 2 + 1) + b"".join(push_data(k) for k in ks) + push_int(len(ks))
 
 
 def multisig_script(keys: Sequence[bytes]) -> bytes:
@@ -131,7 +83,7 @@ def erp_script(keys: Sequence[bytes], erp_keys: Sequence[bytes], csv: int,
 
 
 def flyover_script(derivation_hash: bytes, redeem: bytes) -> bytes:
-    return push(derivation_hash) + bytes([OP_DROP]) + redeem
+    return push_data(derivation_hash) + bytes([OP_DROP]) + redeem
 
 
 def p2sh_spk(redeem: bytes) -> bytes:
@@ -182,7 +134,7 @@ def _multisig_at(cs: list[Chunk], i: int) -> tuple[tuple[bytes, ...], int, int] 
 def parse_redeem(script: bytes) -> Redeem | None:
     """Recognise a (flyover-prefixed) multisig or ERP redeem script; None otherwise."""
     try:
-        cs = chunks(script)
+        cs = tokenize(script)
     except ScriptError:
         return None
     flyover: bytes | None = None
@@ -238,7 +190,7 @@ def read_spend(tx: Tx, vin: int) -> FedSpend | None:
     """Decode input `vin` as a multisig/ERP spend, legacy P2SH or P2SH-P2WSH."""
     txin = tx.inputs[vin]
     try:
-        sig = chunks(txin.script_sig)
+        sig = tokenize(txin.script_sig)
     except ScriptError:
         return None
     if not sig or any(d is None for _, d in sig):
@@ -274,26 +226,18 @@ def unsigned_tx_hash(tx: Tx, spends: Sequence[FedSpend]) -> str | None:
         return tx.txid
     by_vin = {s.vin: s for s in spends}
     out = bytearray(tx.version.to_bytes(4, "little", signed=True))
-    out += _compact(len(tx.inputs))
+    out += compact_size(len(tx.inputs))
     for i, txin in enumerate(tx.inputs):
         red = by_vin[i].redeem
         script = (b"\x00" * (1 + red.threshold) + (b"\x00" if red.is_erp else b"")
-                  + push(red.script))
+                  + push_data(red.script))
         out += txin.prev_txid + txin.prev_vout.to_bytes(4, "little")
-        out += _compact(len(script)) + script + txin.sequence.to_bytes(4, "little")
-    out += _compact(len(tx.outputs))
+        out += compact_size(len(script)) + script + txin.sequence.to_bytes(4, "little")
+    out += compact_size(len(tx.outputs))
     for o in tx.outputs:
-        out += o.value.to_bytes(8, "little") + _compact(len(o.script_pubkey)) + o.script_pubkey
+        out += o.value.to_bytes(8, "little") + compact_size(len(o.script_pubkey)) + o.script_pubkey
     out += tx.locktime.to_bytes(4, "little")
     return hash256(bytes(out))[::-1].hex()
-
-
-def _compact(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    return b"\xfe" + n.to_bytes(4, "little")
 
 
 @dataclass(frozen=True, slots=True)

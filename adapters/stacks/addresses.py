@@ -8,8 +8,10 @@ this runs on every Stacks op output, so it stays off bitcoinlib.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
+
+from indexer.chain.block import hash256
+from indexer.chain.script import b58check_encode
 
 __all__ = [
     "ScriptInfo",
@@ -61,18 +63,8 @@ def is_burn(info: ScriptInfo) -> bool:
 
 # ---------------------------------------------------------------- base58 / bech32
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def b58check(payload: bytes) -> str:
-    data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-    num = int.from_bytes(data, "big")
-    out = ""
-    while num:
-        num, rem = divmod(num, 58)
-        out = _B58[rem] + out
-    pad = len(data) - len(data.lstrip(b"\x00"))
-    return "1" * pad + out
+# Base58Check is the indexer's shared encoder; it keeps its historical name here.
+b58check = b58check_encode
 
 
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -151,7 +143,7 @@ def _c32encode(data: bytes) -> str:
 
 def c32_address(version: int, hash160: bytes) -> str:
     """`S` + version char + c32(hash160 + checksum): `SP…`, `SM…`, `ST…`, `SN…`."""
-    check = hashlib.sha256(hashlib.sha256(bytes([version]) + hash160).digest()).digest()[:4]
+    check = hash256(bytes([version]) + hash160)[:4]
     return "S" + _C32[version] + _c32encode(hash160 + check)
 
 
@@ -170,7 +162,7 @@ def c32_decode_address(addr: str) -> tuple[int, bytes]:
     if len(data) != 24:
         raise ValueError(f"Stacks address {addr!r} does not hold 20 bytes and a checksum")
     h, check = data[:20], data[20:]
-    if hashlib.sha256(hashlib.sha256(bytes([version]) + h).digest()).digest()[:4] != check:
+    if hash256(bytes([version]) + h)[:4] != check:
         raise ValueError(f"bad checksum in Stacks address {addr!r}")
     return version, h
 

@@ -21,6 +21,7 @@ from adapters.stacks.addresses import (
     classify_script,
     stacks_address_for,
 )
+from adapters.stacks.sbtc import read_push
 from indexer.chain.block import Tx
 
 __all__ = [
@@ -125,25 +126,18 @@ def check_outputs(tx: Tx, segwit_ok: bool) -> list[ScriptInfo]:
 
 
 def _pushes(script: bytes) -> list[bytes] | None:
+    """Every push of a push-only scriptSig (OP_0 as b""), None for anything else."""
     out, pos = [], 0
     while pos < len(script):
-        op = script[pos]
-        if op == 0:
+        if script[pos] == 0:
             out.append(b"")
             pos += 1
             continue
-        if 1 <= op <= 75:
-            start, n = pos + 1, op
-        elif op == 0x4C and pos + 1 < len(script):
-            start, n = pos + 2, script[pos + 1]
-        elif op == 0x4D and pos + 2 < len(script):
-            start, n = pos + 3, int.from_bytes(script[pos + 1:pos + 3], "little")
-        else:
+        got = read_push(script, pos)
+        if got is None:
             return None
-        if start + n > len(script):
-            return None
-        out.append(script[start:start + n])
-        pos = start + n
+        out.append(got[0])
+        pos = got[1]
     return out
 
 

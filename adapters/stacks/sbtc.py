@@ -9,13 +9,13 @@ and carries `OP_RETURN "T3" <version> …` at output 1. Everything here is pure.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from coincurve import PublicKeyXOnly
 
 from adapters.stacks.addresses import c32_address, c32_decode_address
+from indexer.chain.script import push_data, push_int, script_num, tagged_hash, var_bytes
 
 __all__ = [
     "NUMS_KEY",
@@ -47,21 +47,8 @@ _SEQ_TYPE_FLAG = 1 << 22
 # ---------------------------------------------------------------- taproot primitives
 
 
-def tagged_hash(tag: str, data: bytes) -> bytes:
-    t = hashlib.sha256(tag.encode()).digest()
-    return hashlib.sha256(t + t + data).digest()
-
-
-def _compact(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    return b"\xfe" + n.to_bytes(4, "little")
-
-
 def tapleaf_hash(script: bytes, version: int = TAPSCRIPT_LEAF) -> bytes:
-    return tagged_hash("TapLeaf", bytes([version]) + _compact(len(script)) + script)
+    return tagged_hash("TapLeaf", bytes([version]) + var_bytes(script))
 
 
 def tapbranch_hash(a: bytes, b: bytes) -> bytes:
@@ -91,18 +78,14 @@ def peg_script_for_key(signers_xonly: bytes) -> bytes:
 # ---------------------------------------------------------------- script helpers
 
 
-def _push(data: bytes) -> bytes:
-    """Minimal data push (direct up to 75 bytes, then OP_PUSHDATA1/2)."""
-    n = len(data)
-    if n <= 75:
-        return bytes([n]) + data
-    if n <= 0xFF:
-        return b"\x4c" + bytes([n]) + data
-    return b"\x4d" + n.to_bytes(2, "little") + data
+def read_push(script: bytes, pos: int) -> tuple[bytes, int, bool] | None:
+    """(data, next position, minimal?) of a data push at `pos`, None if not a push.
 
-
-def _read_push(script: bytes, pos: int) -> tuple[bytes, int, bool] | None:
-    """(data, next position, minimal?) of a data push at `pos`, None if not a push."""
+    Only direct pushes, OP_PUSHDATA1 and OP_PUSHDATA2 are read (not OP_0, not
+    OP_PUSHDATA4): everything the Stacks templates push is 1 to 65535 bytes, so anything
+    else can only be a look-alike. "Minimal" compares with the shared `push_data` (Core's
+    CScript << vector). Also reads scriptSig pushes for `ops.py`.
+    """
     if pos >= len(script):
         return None
     op = script[pos]
@@ -117,26 +100,7 @@ def _read_push(script: bytes, pos: int) -> tuple[bytes, int, bool] | None:
     if start + n > len(script):
         return None
     data = script[start:start + n]
-    return data, start + n, _push(data) == script[pos:start + n]
-
-
-def _script_num(n: int) -> bytes:
-    """Minimal CScriptNum bytes of a non-negative number (empty for zero)."""
-    out = bytearray()
-    while n:
-        out.append(n & 0xFF)
-        n >>= 8
-    if out and out[-1] & 0x80:
-        out.append(0)
-    return bytes(out)
-
-
-def _push_number(n: int) -> bytes:
-    if n == 0:
-        return b"\x00"
-    if 1 <= n <= 16:
-        return bytes([0x50 + n])
-    return _push(_script_num(n))
+    return data, start + n, push_data(data) == script[pos:start + n]
 
 
 # ---------------------------------------------------------------- principals
@@ -192,18 +156,18 @@ class ReclaimLeaf:
 
 def build_deposit_script(max_fee: int, recipient: str, signers_xonly: bytes) -> bytes:
     data = max_fee.to_bytes(8, "big") + encode_principal(recipient)
-    return _push(data) + bytes([OP_DROP]) + b"\x20" + signers_xonly + bytes([OP_CHECKSIG])
+    return push_data(data) + bytes([OP_DROP]) + b"\x20" + signers_xonly + bytes([OP_CHECKSIG])
 
 
 def build_reclaim_script(lock_time: int, user_script: bytes) -> bytes:
     # NOTE: only the 16-bit BIP-68 block count is meaningful; larger values are masked,
     # as stacks-core's builder does (script vector high_lock_time_with_user_script).
-    return _push_number(lock_time & 0xFFFF) + bytes([OP_CSV]) + user_script
+    return push_int(lock_time & 0xFFFF) + bytes([OP_CSV]) + user_script
 
 
 def parse_deposit_script(script: bytes) -> DepositLeaf | None:
     """The deposit leaf's fields, or None when `script` is not exactly that template."""
-    got = _read_push(script, 0)
+    got = read_push(script, 0)
     if got is None:
         return None
     data, pos, minimal = got
@@ -229,11 +193,11 @@ def parse_reclaim_script(script: bytes) -> ReclaimLeaf | None:
     elif 0x51 <= op <= 0x60:
         lock, pos = op - 0x50, 1
     else:
-        got = _read_push(script, 0)
+        got = read_push(script, 0)
         if got is None or not got[2] or not 1 <= len(got[0]) <= 5:
             return None
         raw, pos = got[0], got[1]
-        if raw[-1] & 0x80 or _script_num(int.from_bytes(raw, "little")) != raw:
+        if raw[-1] & 0x80 or script_num(int.from_bytes(raw, "little")) != raw:
             return None  # negative or non-minimal numbers are not valid lock times
         lock = int.from_bytes(raw, "little")
         if 1 <= lock <= 16:
@@ -322,7 +286,7 @@ def parse_sweep_marker(script: bytes, magic: bytes = b"T3") -> SweepMarker | Non
     """`OP_RETURN <magic><version>…` as signers write it at output 1, else None."""
     if len(script) < 2 or script[0] != OP_RETURN:
         return None
-    got = _read_push(script, 1)
+    got = read_push(script, 1)
     if got is None or got[1] != len(script):
         return None
     data = got[0]
