@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import ExitStack
 
 from indexer.app import adapters_for, open_node, open_store
 from indexer.config import Settings
 from indexer.daemon import Daemon, Waker
 from indexer.errors import ConfigError, OperatorError
+from indexer.pipeline import NodeArgs, Pipeline, default_workers
 from indexer.progress import ProgressReporter
 from indexer.sync import Syncer
 
@@ -35,10 +37,19 @@ def _first_height(syncer: Syncer, from_: int | None) -> int:
     return min(starts)
 
 
+#: Below this many heights a worker pool costs more to start than it saves.
+PIPELINE_MIN_BLOCKS = 64
+
+
 def run_backfill(settings: Settings, from_: int | None, to: int | None, names: list[str],
-                 batch: int, quiet: bool, stop: threading.Event) -> None:
+                 batch: int, quiet: bool, stop: threading.Event,
+                 workers: int | None = None) -> None:
+    """Index `from_`..`to`. `workers` > 1 fetches and pre-filters blocks in that many
+    processes (default: one per core); 1 does everything in this process."""
     if batch < 1:
         raise ConfigError("--batch must be at least 1")
+    if workers is not None and workers < 1:
+        raise ConfigError("--workers must be at least 1")
     store = open_store(settings)
     node = open_node(settings)
     store.check_chain(node.chain)
@@ -57,14 +68,24 @@ def run_backfill(settings: Settings, from_: int | None, to: int | None, names: l
     _logger.info("backfill %d..%d on %s (%s)", start, end, node.chain,
                  ", ".join(a.name for a in syncer.adapters))
     reporter = ProgressReporter(start, end, quiet=quiet)
-    while not stop.is_set():
-        done = syncer.sync(start, end, should_stop=stop.is_set, on_progress=reporter)
-        if done >= end:
-            break
-        if syncer.check_reorg() is None and done < start:
-            raise OperatorError(f"the node's block at height {start} does not extend ours",
-                                "is the node reorganising? run the command again")
-        start = _first_height(syncer, from_)
+    n = default_workers() if workers is None else workers
+    with ExitStack() as stack:
+        feed = None
+        if n > 1 and end - start + 1 >= PIPELINE_MIN_BLOCKS:
+            pipe = stack.enter_context(Pipeline(
+                NodeArgs(settings.rpc, settings.cookie_file, settings.rpc_retry_seconds,
+                         node.uses_rest), n))
+            feed = pipe.feed(node, syncer.needles)
+            _logger.info("fetching and pre-filtering in %d worker processes", n)
+        while not stop.is_set():
+            done = syncer.sync(start, end, should_stop=stop.is_set, on_progress=reporter,
+                               feed=feed)
+            if done >= end:
+                break
+            if syncer.check_reorg() is None and done < start:
+                raise OperatorError(f"the node's block at height {start} does not extend "
+                                    "ours", "is the node reorganising? run the command again")
+            start = _first_height(syncer, from_)
     reporter.finish()
     if stop.is_set():
         _logger.info("stopped; run the same command again to resume")

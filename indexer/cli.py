@@ -113,13 +113,17 @@ def _stop_on_signals() -> threading.Event:
 @click.option("--batch", type=int, default=100, show_default=True,
               help="Heights per database transaction")
 @click.option("--quiet", is_flag=True, help="No progress output")
+@click.option("--workers", type=int, default=None,
+              help="Processes fetching and pre-filtering blocks (1: all in this process; "
+                   "ranges under 64 heights always use 1)  [default: one per core]")
 @common
 def backfill(from_: int | None, to: int | None, adapters: tuple[str, ...], batch: int,
-             quiet: bool) -> None:
+             quiet: bool, workers: int | None) -> None:
     """Index a height range; resumable, and a no-op on a range already done."""
     from indexer.backfill import run_backfill
 
-    run_backfill(settings(), from_, to, list(adapters), batch, quiet, _stop_on_signals())
+    run_backfill(settings(), from_, to, list(adapters), batch, quiet, _stop_on_signals(),
+                 workers)
 
 
 @cli.command()
@@ -335,3 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+
+from indexer.cli_analytics import register as _register_analytics  # noqa: E402
+
+_register_analytics(cli)

@@ -4,18 +4,32 @@ The syncer keeps, per adapter, the set of its unspent outpoints and its key/valu
 memory (loaded from the database, updated as blocks are scanned, reloaded after a rollback
 or a failed write), so that a block with nothing for an adapter costs one `bytes.find` per
 needle and one set lookup per input.
+
+Blocks reach the scan as `Candidate`s: the raw bytes (or, from the parallel pipeline, what
+worker processes already found in them) plus a full `Block` built only when an adapter has
+to scan it. A block with nothing of interest costs one outline walk (no `Tx` views, no
+hashing) and the needle searches.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from adapters.base import Adapter, NewPosition, Position, ScanView
-from indexer.chain.block import Block, OutPoint, ParseError, parse_block, txid_from_hex
+from indexer.chain.block import (
+    Block,
+    BlockOutline,
+    OutPoint,
+    ParseError,
+    outline_block,
+    outpoint_key,
+    parse_block,
+    txid_from_hex,
+)
 from indexer.db.store import AdapterBlock, BlockWork, Spend, Store
 from indexer.errors import BadBlockError, InvariantError
 
@@ -30,6 +44,88 @@ class BlockSource(Protocol):
     def block_hashes(self, heights: Sequence[int]) -> list[str]: ...
 
     def raw_blocks(self, hashes: Sequence[str]) -> list[bytes]: ...
+
+
+class Candidate(Protocol):
+    """A fetched block at a height, parsed only as far as the pre-filter needs."""
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def hash(self) -> str: ...
+
+    @property
+    def prev_hash(self) -> str: ...
+
+    @property
+    def time(self) -> int: ...
+
+    def spends_any(self, keys: set[bytes]) -> bool:
+        """Whether an input spends one of these outpoints (`outpoint_key` form)."""
+        ...
+
+    def contains(self, needle: bytes) -> bool:
+        """Whether `needle` occurs anywhere in the block's bytes."""
+        ...
+
+    def block(self) -> Block:
+        """The fully parsed block (built once, on first use)."""
+        ...
+
+
+#: Yields candidates for heights start..end in order; the caller may stop early (close).
+BlockFeed = Callable[[int, int], Iterator[Candidate]]
+
+
+def bad_block(height: int, want: str, exc: ParseError) -> BadBlockError:
+    return BadBlockError(f"the node served a malformed block at height {height} ({want}): "
+                         f"{exc}")
+
+
+class RawCandidate:
+    """A candidate over raw bytes: outline walk first, full parse only when asked."""
+
+    __slots__ = ("_block", "_outline", "height", "raw", "want")
+
+    def __init__(self, height: int, want: str, raw: bytes) -> None:
+        self.height = height
+        self.want = want
+        self.raw = raw
+        self._block: Block | None = None
+        try:
+            self._outline: BlockOutline = outline_block(raw)
+        except ParseError as exc:
+            raise bad_block(height, want, exc) from None
+        got = self._outline.header.hash
+        if got != want:
+            raise BadBlockError(f"the node served block {got} for {want} at height {height}")
+
+    @property
+    def hash(self) -> str:
+        return self.want
+
+    @property
+    def prev_hash(self) -> str:
+        return self._outline.header.prev_hash
+
+    @property
+    def time(self) -> int:
+        return self._outline.header.time
+
+    def spends_any(self, keys: set[bytes]) -> bool:
+        return self._outline.spends_any(keys)
+
+    def contains(self, needle: bytes) -> bool:
+        return needle in self.raw
+
+    def block(self) -> Block:
+        if self._block is None:
+            try:
+                self._block = parse_block(self.raw)
+            except ParseError as exc:
+                raise bad_block(self.height, self.want, exc) from None
+        return self._block
 
 
 @dataclass(frozen=True)
@@ -55,6 +151,8 @@ class Syncer:
         self.chain = chain
         self.batch_blocks = batch_blocks
         self._tracked: dict[str, set[OutPoint]] = {}
+        # The same outpoints in wire form, for the outline's one-lookup-per-input check.
+        self._keys: dict[str, set[bytes]] = {}
         self._pending: dict[str, dict[OutPoint, Position]] = {}
         self._state: dict[str, dict[str, Any]] = {}
         self.reload()
@@ -64,8 +162,20 @@ class Syncer:
         """Reload in-memory adapter state from the database (after rollback or failure)."""
         for a in self.adapters:
             self._tracked[a.name] = self.store.tracked_outpoints(a.name)
+            self._keys[a.name] = {outpoint_key(op) for op in self._tracked[a.name]}
             self._pending[a.name] = {}
             self._state[a.name] = self.store.load_state(a.name)
+
+    def needles(self) -> tuple[frozenset[bytes], bool]:
+        """Every adapter's needles in its current state, and whether some adapter wants
+        every block (empty needles): what the pipeline's workers look for."""
+        out: set[bytes] = set()
+        every = False
+        for a in self.adapters:
+            n = a.needles(self._state[a.name])
+            every = every or not n
+            out.update(n)
+        return frozenset(out), every
 
     def cursor(self, name: str) -> int | None:
         c = self.store.cursors().get(name)
@@ -128,46 +238,65 @@ class Syncer:
     # ------------------------------------------------------------------ indexing
     def sync(self, start: int, end: int, *, batch_blocks: int | None = None,
              should_stop: Callable[[], bool] = lambda: False,
-             on_progress: Callable[[Progress], None] | None = None) -> int:
+             on_progress: Callable[[Progress], None] | None = None,
+             feed: BlockFeed | None = None) -> int:
         """Index heights start..end (inclusive) in batches; returns the last committed.
 
         Each adapter is only fed heights above its cursor, so re-running a done range is a
-        no-op. Stops between batches when `should_stop()` turns true.
+        no-op. Stops between batches when `should_stop()` turns true. `feed` supplies the
+        blocks (the parallel pipeline); without it each batch is fetched here, in one
+        batched request.
         """
         size = batch_blocks or self.batch_blocks
         height = start
         done = start - 1
         t0 = time.monotonic()
         count = 0
-        while height <= end and not should_stop():
-            upto = min(end, height + size - 1)
-            committed = self._sync_batch(height, upto)
-            if committed < height:
-                break  # the chain moved under us; the caller re-checks for a reorg
-            count += committed - height + 1
-            done = committed
-            if on_progress is not None:
-                on_progress(Progress(committed, end, count, time.monotonic() - t0))
-            if committed < upto:
-                break
-            height = committed + 1
+        stream = feed(start, end) if feed is not None and start <= end else None
+        try:
+            while height <= end and not should_stop():
+                upto = min(end, height + size - 1)
+                if stream is None:
+                    committed = self._sync_batch(height, upto)
+                else:
+                    committed = self._commit_batch(height, _take(stream, upto - height + 1))
+                if committed < height:
+                    break  # the chain moved under us; the caller re-checks for a reorg
+                count += committed - height + 1
+                done = committed
+                if on_progress is not None:
+                    on_progress(Progress(committed, end, count, time.monotonic() - t0))
+                if committed < upto:
+                    break
+                height = committed + 1
+        finally:
+            if stream is not None:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
         return done
 
     def _sync_batch(self, low: int, high: int) -> int:
-        cursors = {n: c[0] for n, c in self.store.cursors().items()}
         heights = list(range(low, high + 1))
         hashes = self.source.block_hashes(heights)
         raws = self.source.raw_blocks(hashes)
+        return self._commit_batch(low, (RawCandidate(h, want, raw) for h, want, raw
+                                        in zip(heights, hashes, raws, strict=True)))
+
+    def _commit_batch(self, low: int, candidates: Iterable[Candidate]) -> int:
+        """Scan consecutive candidates from `low` and commit them; stops at the first that
+        does not extend the one before. Returns the last committed height."""
+        cursors = {n: c[0] for n, c in self.store.cursors().items()}
         prev = self.store.block_hash(low - 1)
         batch: list[BlockWork] = []
         try:
-            for h, want, raw in zip(heights, hashes, raws, strict=True):
-                block = self._parse(h, want, raw)
-                if prev is not None and block.prev_hash != prev:
-                    _logger.info("block %d does not extend %s: the chain moved", h, prev)
+            for cand in candidates:
+                if prev is not None and cand.prev_hash != prev:
+                    _logger.info("block %d does not extend %s: the chain moved",
+                                 cand.height, prev)
                     break
-                batch.append(self._scan_block(h, block, cursors))
-                prev = block.hash
+                batch.append(self._scan_block(cand.height, cand, cursors))
+                prev = cand.hash
             self.store.write(batch)
         except BaseException:
             self.reload()  # in-memory state may be ahead of what was committed
@@ -176,18 +305,7 @@ class Syncer:
             self._pending[name].clear()
         return low - 1 + len(batch)
 
-    def _parse(self, height: int, want: str, raw: bytes) -> Block:
-        try:
-            block = parse_block(raw)
-        except ParseError as exc:
-            raise BadBlockError(f"the node served a malformed block at height {height} "
-                                f"({want}): {exc}") from None
-        if block.hash != want:
-            raise BadBlockError(f"the node served block {block.hash} for {want} at height "
-                                f"{height}")
-        return block
-
-    def _scan_block(self, height: int, block: Block,
+    def _scan_block(self, height: int, block: Candidate,
                     cursors: dict[str, int]) -> BlockWork:
         work = BlockWork(height, block.hash, block.prev_hash, block.time, {})
         for adapter in self.adapters:
@@ -199,15 +317,16 @@ class Syncer:
             work.adapters[adapter.name] = self._scan_adapter(adapter, height, block)
         return work
 
-    def _scan_adapter(self, adapter: Adapter, height: int, block: Block) -> AdapterBlock:
+    def _scan_adapter(self, adapter: Adapter, height: int, cand: Candidate) -> AdapterBlock:
         name = adapter.name
         tracked = self._tracked[name]
+        keys = self._keys[name]
         state = self._state[name]
-        spends_tracked = bool(tracked) and any(
-            i.prevout in tracked for tx in block.txs for i in tx.inputs)
+        spends_tracked = bool(tracked) and cand.spends_any(keys)
         needles = adapter.needles(state)
-        if needles and not spends_tracked and not any(n in block.raw for n in needles):
+        if needles and not spends_tracked and not any(cand.contains(n) for n in needles):
             return AdapterBlock()
+        block = cand.block()
         pending = self._pending[name]
 
         def load(txid: str, vout: int) -> Position | None:
@@ -227,12 +346,24 @@ class Syncer:
             for txin in tx.inputs:
                 if txin.prevout in tracked:
                     tracked.discard(txin.prevout)
+                    keys.discard(outpoint_key(txin.prevout))
                     pending.pop(txin.prevout, None)
                     out.spends.append(Spend(txin.prev_txid_hex, txin.prev_vout, tx.txid))
             for p in created.get(tx.index, ()):
                 op = (txid_from_hex(p.txid), p.vout)
                 tracked.add(op)
+                keys.add(outpoint_key(op))
                 pending[op] = Position(p.txid, p.vout, p.value_sat, height, p.status,
                                        p.locked, p.data)
         self._state[name] = view.current_state
         return out
+
+
+def _take(stream: Iterator[Candidate], n: int) -> Iterator[Candidate]:
+    """Up to `n` candidates from `stream`, pulled one at a time (so a batch that stops
+    early leaves the rest unread)."""
+    for _ in range(n):
+        try:
+            yield next(stream)
+        except StopIteration:
+            return

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.base import Event, NewPosition, Position, Record, Rejected, StateUpdate
@@ -136,18 +136,59 @@ class Store:
 
     # ------------------------------------------------------------------ writing
     def write(self, batch: Sequence[BlockWork]) -> None:
-        """Commit a batch of consecutive heights with their records and cursors."""
+        """Commit a batch of consecutive heights with their records and cursors.
+
+        All rows of the batch go in with one multi-row insert per table (COPY on
+        PostgreSQL), then the spends; a batch of one height (the tip) is the same code.
+        """
         if not batch:
             return
-        with self.engine.begin() as conn:
-            for work in batch:
-                self._write_block(conn, work)
-            last: dict[str, BlockWork] = {}
-            for work in batch:
-                for name in work.adapters:
-                    last[name] = work
-            for name, work in last.items():
-                self._set_cursor(conn, name, work.height, work.hash)
+        try:
+            with self.engine.begin() as conn:
+                self._write_bulk(conn, batch)
+                self._set_cursors(conn, batch)
+        except (IntegrityError, _PgIntegrityError):
+            if len(batch) == 1 and self.engine.dialect.name != "postgresql":
+                raise
+            # NOTE: a duplicate row is an adapter bug; redo the batch height by height,
+            # which names the adapter and height (and raises InvariantError).
+            with self.engine.begin() as conn:
+                for work in batch:
+                    self._write_block(conn, work)
+                self._set_cursors(conn, batch)
+
+    def _set_cursors(self, conn: Connection, batch: Sequence[BlockWork]) -> None:
+        last: dict[str, BlockWork] = {}
+        for work in batch:
+            for name in work.adapters:
+                last[name] = work
+        for name, work in last.items():
+            self._set_cursor(conn, name, work.height, work.hash)
+
+    def _write_bulk(self, conn: Connection, batch: Sequence[BlockWork]) -> None:
+        lo, hi = batch[0].height, batch[-1].height
+        have = {r.height: r.hash for r in conn.execute(
+            select(t.blocks.c.height, t.blocks.c.hash).where(t.blocks.c.height.between(
+                min(lo, hi), max(lo, hi))))}
+        rows: dict[str, list[dict[str, Any]]] = {
+            tb.name: [] for tb in (t.blocks, t.positions, t.events, t.rejects,
+                                   t.adapter_state)}
+        for w in batch:
+            stored = have.get(w.height)
+            if stored is None:
+                rows["blocks"].append({"height": w.height, "hash": w.hash,
+                                       "prev_hash": w.prev_hash, "time": w.time})
+            elif stored != w.hash:
+                raise InvariantError(f"height {w.height} is stored as {stored} but the batch "
+                                     f"has {w.hash}: a reorg was not rolled back first")
+            for name, ab in w.adapters.items():
+                for tname, got in _record_rows(name, w.height, ab).items():
+                    rows[tname].extend(got)
+        for table in (t.blocks, t.positions, t.events, t.rejects, t.adapter_state):
+            _insert_many(conn, table, rows[table.name])
+        for w in batch:
+            for name, ab in w.adapters.items():
+                self._write_spends(conn, name, w.height, ab)
 
     def _write_block(self, conn: Connection, w: BlockWork) -> None:
         have = conn.execute(select(t.blocks.c.hash).where(t.blocks.c.height == w.height)
@@ -163,46 +204,17 @@ class Store:
 
     def _write_records(self, conn: Connection, name: str, height: int,
                        ab: AdapterBlock) -> None:
-        positions: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        rejects: list[dict[str, Any]] = []
-        states: list[dict[str, Any]] = []
-        seq: dict[tuple[str, int], int] = {}
-        for rec in ab.records:
-            if isinstance(rec, NewPosition):
-                positions.append({
-                    "protocol": name, "txid": rec.txid, "vout": rec.vout,
-                    "value_sat": rec.value_sat, "height": height,
-                    "created_height": height if rec.created_height is None
-                    else rec.created_height,
-                    "tx_index": rec.tx_index, "status": rec.status, "locked": rec.locked,
-                    "data": dumps(rec.data),
-                    "spent_height": None if rec.spent_by is None else height,
-                    "spent_txid": rec.spent_by})
-            elif isinstance(rec, Event | Rejected):
-                key = ("e" if isinstance(rec, Event) else "r", rec.tx_index)
-                n = seq[key] = seq.get(key, -1) + 1
-                row = {"protocol": name, "height": height, "tx_index": rec.tx_index,
-                       "seq": n, "txid": rec.txid, "data": dumps(rec.data)}
-                if isinstance(rec, Event):
-                    events.append({**row, "kind": rec.kind, "amount_sat": rec.amount_sat})
-                else:
-                    rejects.append({**row, "reason": rec.reason})
-            elif isinstance(rec, StateUpdate):
-                # NOTE: the last update of a key in a block is the one in force.
-                states = [s for s in states if s["key"] != rec.key]
-                states.append({"protocol": name, "key": rec.key, "height": height,
-                               "value": dumps(rec.value)})
-            else:
-                raise InvariantError(f"adapter {name} emitted an unknown record {rec!r}")
         try:
-            for table, rows in ((t.positions, positions), (t.events, events),
-                                (t.rejects, rejects), (t.adapter_state, states)):
+            for table, rows in _record_rows(name, height, ab).items():
                 if rows:
-                    conn.execute(insert(table), rows)
+                    conn.execute(insert(_TABLES[table]), rows)
         except IntegrityError as exc:
             raise InvariantError(f"adapter {name} at height {height} wrote a duplicate row: "
                                  f"{exc.orig}") from exc
+        self._write_spends(conn, name, height, ab)
+
+    @staticmethod
+    def _write_spends(conn: Connection, name: str, height: int, ab: AdapterBlock) -> None:
         p = t.positions.c
         for sp in ab.spends:
             res = conn.execute(update(t.positions).where(
@@ -244,3 +256,70 @@ class Store:
                 for table in (t.positions, t.events, t.rejects, t.adapter_state):
                     conn.execute(delete(table).where(table.c.protocol == name))
                 conn.execute(delete(t.cursors).where(t.cursors.c.adapter == name))
+
+
+_TABLES = {tb.name: tb for tb in (t.blocks, t.positions, t.events, t.rejects, t.adapter_state)}
+
+#: Below this many rows a plain multi-row INSERT is as quick as setting up a COPY.
+COPY_MIN_ROWS = 16
+
+try:
+    from psycopg import IntegrityError as _PgIntegrityError
+except ImportError:  # pragma: no cover - psycopg is a dependency, but SQLite needs none
+    class _PgIntegrityError(Exception):  # type: ignore[no-redef]
+        pass
+
+
+def _record_rows(name: str, height: int, ab: AdapterBlock) -> dict[str, list[dict[str, Any]]]:
+    """One adapter's records at one height as rows, by table name."""
+    positions: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
+    seq: dict[tuple[str, int], int] = {}
+    for rec in ab.records:
+        if isinstance(rec, NewPosition):
+            positions.append({
+                "protocol": name, "txid": rec.txid, "vout": rec.vout,
+                "value_sat": rec.value_sat, "height": height,
+                "created_height": height if rec.created_height is None
+                else rec.created_height,
+                "tx_index": rec.tx_index, "status": rec.status, "locked": rec.locked,
+                "data": dumps(rec.data),
+                "spent_height": None if rec.spent_by is None else height,
+                "spent_txid": rec.spent_by})
+        elif isinstance(rec, Event | Rejected):
+            key = ("e" if isinstance(rec, Event) else "r", rec.tx_index)
+            n = seq[key] = seq.get(key, -1) + 1
+            row = {"protocol": name, "height": height, "tx_index": rec.tx_index,
+                   "seq": n, "txid": rec.txid, "data": dumps(rec.data)}
+            if isinstance(rec, Event):
+                events.append({**row, "kind": rec.kind, "amount_sat": rec.amount_sat})
+            else:
+                rejects.append({**row, "reason": rec.reason})
+        elif isinstance(rec, StateUpdate):
+            # NOTE: the last update of a key in a block is the one in force.
+            states = [s for s in states if s["key"] != rec.key]
+            states.append({"protocol": name, "key": rec.key, "height": height,
+                           "value": dumps(rec.value)})
+        else:
+            raise InvariantError(f"adapter {name} emitted an unknown record {rec!r}")
+    return {"positions": positions, "events": events, "rejects": rejects,
+            "adapter_state": states}
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` in one statement: COPY on PostgreSQL (psycopg 3), else executemany."""
+    if not rows:
+        return
+    if (len(rows) >= COPY_MIN_ROWS and conn.dialect.name == "postgresql"
+            and conn.dialect.driver == "psycopg"):
+        cols = [c.name for c in table.columns]
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as cp:
+            for r in rows:
+                cp.write_row(tuple(r.get(c) for c in cols))
+        return
+    conn.execute(insert(table), rows)

@@ -99,3 +99,32 @@ def test_block_with_garbage_after_the_header_names_the_offset(block_raw: bytes) 
     with pytest.raises(ParseError) as info:
         parse_block(broken)
     assert info.value.offset > 80
+
+
+def test_outline_lists_every_input_like_the_full_parse(block_raw: bytes) -> None:
+    from indexer.chain.block import outline_block, outpoint_key
+
+    outline = outline_block(block_raw)
+    block = parse_block(block_raw)
+    assert outline.tx_count == len(block.txs)
+    assert outline.header.hash == block.hash
+    assert outline.spent == b"".join(outpoint_key(i.prevout) for tx in block.txs
+                                     for i in tx.inputs)
+    spent = outpoint_key(block.txs[-1].inputs[0].prevout)
+    assert outline.spends_any({spent})
+    assert outline.spends_any({spent} | {bytes([i]) * 36 for i in range(20)})
+    assert not outline.spends_any({b"\x07" * 36})
+    # A key straddling two inputs is not a spend.
+    assert not outline.spends_any({outline.spent[18:54]})
+
+
+@pytest.mark.parametrize("cut", [81, 1000, -1])
+def test_outline_rejects_what_the_full_parse_rejects(block_raw: bytes, cut: int) -> None:
+    from indexer.chain.block import outline_block
+
+    bad = block_raw[:cut]
+    with pytest.raises(ParseError) as full:
+        parse_block(bad)
+    with pytest.raises(ParseError) as fast:
+        outline_block(bad)
+    assert str(fast.value) == str(full.value)

@@ -1,0 +1,258 @@
+"""Parallel backfill: worker processes fetch and pre-filter blocks, the caller scans in order.
+
+Adapters keep state from block to block (tracked outpoints, key/value state), so the scan
+itself must run in height order in one place. What does not need that state is the bulk of
+the work on a block with nothing of interest, and it runs here in worker processes:
+
+- fetching: each worker holds its own keep-alive connection to the node (`NodeSource` is
+  not thread-safe) and fetches a chunk of heights at a time (one batched `getblockhash`,
+  then REST `.bin` or one batched `getblock <hash> 0`);
+- the outline walk (`outline_block`): every input's outpoint, no `Tx` views, no hashing;
+- the needle search, for the needles every adapter had when the chunk was dispatched.
+
+A worker sends back a `Digest` per block: header, input outpoints, which needles it found,
+and the raw bytes only when some needle was found (a block worth a full parse). The
+writer (`Syncer` in the calling process) runs the unchanged sync step over `DigestCandidate`s;
+whenever it needs something the worker did not provide (a needle learned since dispatch,
+an adapter that wants every block, a tracked spend in a block without needles, a block
+the worker could not fetch or parse), the candidate fetches the block again over the
+writer's own connection, so the result is always exactly what a single process computes.
+
+Memory stays flat: at most `ahead` chunks are in flight, whatever the range.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from indexer.chain.block import Block, BlockOutline, ParseError, outline_block, parse_block
+from indexer.sync import BlockFeed, BlockSource, Candidate, RawCandidate, bad_block
+
+__all__ = ["DigestCandidate", "NodeArgs", "Pipeline", "default_workers"]
+
+_logger = logging.getLogger(__name__)
+
+
+def default_workers() -> int:
+    """One worker process per core."""
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class NodeArgs:
+    """How a worker process reaches the node (the arguments of `source.connect`)."""
+
+    url: str | None
+    cookie_file: Path | None = None
+    retry_seconds: float = 30.0
+    use_rest: bool | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """Heights low..high, and what to look for in them."""
+
+    low: int
+    high: int
+    needles: frozenset[bytes]
+    want_raw: bool  # some adapter scans every block: ship every raw block
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What a worker found in one block. `outline` is None when the worker could not make
+    sense of the bytes (the writer then judges them itself, with the precise error)."""
+
+    height: int
+    hash: str
+    outline: BlockOutline | None
+    checked: frozenset[bytes]
+    hits: frozenset[bytes]
+    raw: bytes | None
+
+
+# ---------------------------------------------------------------------------- worker side
+
+_source: object | None = None  # the worker's NodeSource (object: keeps imports lazy)
+
+
+def _init_worker(args: NodeArgs) -> None:
+    global _source
+    import signal
+
+    from indexer.chain.source import connect
+
+    # NOTE: Ctrl-C reaches the whole process group; the writer decides when to stop and
+    # shuts the pool down, a worker must not die mid-chunk with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _source = connect(args.url, cookie_file=args.cookie_file,
+                      retry_seconds=args.retry_seconds, use_rest=args.use_rest)
+
+
+def _digest(height: int, want: str, raw: bytes, job: Job) -> Digest:
+    try:
+        outline = outline_block(raw)
+    except ParseError:
+        return Digest(height, want, None, frozenset(), frozenset(), raw)
+    if outline.header.hash != want:
+        return Digest(height, want, None, frozenset(), frozenset(), raw)
+    hits = frozenset(n for n in job.needles if n in raw)
+    keep = raw if hits or job.want_raw else None
+    return Digest(height, want, outline, job.needles, hits, keep)
+
+
+def _run_job(job: Job) -> list[Digest] | str:
+    """Fetch and digest one chunk; a string says why the worker could not fetch it."""
+    from indexer.chain.source import NodeSource
+
+    src = _source
+    assert isinstance(src, NodeSource), "worker used before its initializer ran"
+    heights = list(range(job.low, job.high + 1))
+    try:
+        hashes = src.block_hashes(heights)
+        raws = src.raw_blocks(hashes)
+    except Exception as exc:  # the writer retries over its own connection and reports
+        return f"{type(exc).__name__}: {exc}"
+    return [_digest(h, want, raw, job) for h, want, raw in zip(heights, hashes, raws,
+                                                               strict=True)]
+
+
+# ---------------------------------------------------------------------------- writer side
+
+
+class DigestCandidate:
+    """A `Candidate` from a worker's digest; fetches the block again only if it must."""
+
+    __slots__ = ("_block", "_fetch", "_raw", "digest", "height", "outline")
+
+    def __init__(self, digest: Digest, outline: BlockOutline,
+                 fetch: Callable[[str], bytes]) -> None:
+        self.digest = digest
+        self.height = digest.height
+        self.outline = outline
+        self._raw = digest.raw
+        self._fetch = fetch
+        self._block: Block | None = None
+
+    @property
+    def hash(self) -> str:
+        return self.digest.hash
+
+    @property
+    def prev_hash(self) -> str:
+        return self.outline.header.prev_hash
+
+    @property
+    def time(self) -> int:
+        return self.outline.header.time
+
+    def spends_any(self, keys: set[bytes]) -> bool:
+        return self.outline.spends_any(keys)
+
+    def contains(self, needle: bytes) -> bool:
+        if needle in self.digest.checked:
+            return needle in self.digest.hits
+        return needle in self.raw()
+
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = self._fetch(self.digest.hash)
+        return self._raw
+
+    def block(self) -> Block:
+        if self._block is None:
+            try:
+                block = parse_block(self.raw())
+            except ParseError as exc:
+                raise bad_block(self.height, self.hash, exc) from None
+            # NOTE: a re-fetched block is the same block (fetched by hash), but say so.
+            if block.hash != self.hash:
+                raise bad_block(self.height, self.hash,
+                                ParseError(f"the node now serves {block.hash}", 0))
+            self._block = block
+        return self._block
+
+
+class Pipeline:
+    """A pool of worker processes feeding a `Syncer` (use as a context manager)."""
+
+    def __init__(self, args: NodeArgs, workers: int, *, chunk: int = 4,
+                 ahead: int | None = None) -> None:
+        if workers < 1:
+            raise ValueError("a pipeline needs at least one worker")
+        self.args = args
+        self.workers = workers
+        self.chunk = chunk
+        # Enough chunks in flight to keep every worker busy while the writer works.
+        self.ahead = ahead if ahead is not None else 2 * workers + 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Pipeline:
+        # NOTE: spawn, not fork: the writer holds database and node connections (and maybe
+        # threads) that a forked child must not inherit.
+        self._pool = ProcessPoolExecutor(self.workers,
+                                         mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_init_worker, initargs=(self.args,))
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def feed(self, source: BlockSource,
+             needles: Callable[[], tuple[frozenset[bytes], bool]]) -> BlockFeed:
+        """A `BlockFeed` for `Syncer.sync`; `needles` gives the adapters' current needles
+        and whether one of them wants every block (`Syncer.needles`). `source` is the
+        writer's own connection, used whenever a block must be fetched again."""
+
+        def fetch(block_hash: str) -> bytes:
+            return source.raw_blocks([block_hash])[0]
+
+        def stream(start: int, end: int) -> Iterator[Candidate]:
+            pool = self._pool
+            if pool is None:
+                raise RuntimeError("Pipeline.feed used outside its `with` block")
+            pending: deque[tuple[Job, Future[list[Digest] | str]]] = deque()
+            low = start
+            try:
+                while pending or low <= end:
+                    while low <= end and len(pending) < self.ahead:
+                        found, every = needles()
+                        job = Job(low, min(end, low + self.chunk - 1), found, every)
+                        pending.append((job, pool.submit(_run_job, job)))
+                        low = job.high + 1
+                    job, fut = pending.popleft()
+                    result = fut.result()
+                    if isinstance(result, str):
+                        _logger.info("worker could not fetch %d..%d (%s); fetching here",
+                                     job.low, job.high, result)
+                        yield from _fetch_here(source, job)
+                        continue
+                    for d in result:
+                        if d.outline is None:
+                            assert d.raw is not None
+                            yield RawCandidate(d.height, d.hash, d.raw)  # raises the error
+                        else:
+                            yield DigestCandidate(d, d.outline, fetch)
+            finally:
+                for _, f in pending:
+                    f.cancel()
+
+        return stream
+
+
+def _fetch_here(source: BlockSource, job: Job) -> Iterator[Candidate]:
+    heights = list(range(job.low, job.high + 1))
+    hashes = source.block_hashes(heights)
+    for h, want, raw in zip(heights, hashes, source.raw_blocks(hashes), strict=True):
+        yield RawCandidate(h, want, raw)
