@@ -94,7 +94,7 @@ def test_backfill_and_queries(chain: tuple[TestNode, Harness], params: Path,
     assert table.returncode == 0 and "0.12000000" in table.stdout and "powpeg" in table.stdout
 
 
-def _wait_json(args: list[str], cond: Any, timeout: float = 60) -> Any:
+def _wait_json(args: list[str], cond: Any, timeout: float = 180) -> Any:
     end = time.monotonic() + timeout
     last = None
     while time.monotonic() < end:
