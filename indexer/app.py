@@ -14,6 +14,7 @@ from indexer.db.engine import make_engine
 from indexer.db.migrate import migrate
 from indexer.db.store import Store
 from indexer.errors import OperatorError
+from indexer.supply import HALVING_INTERVAL, issued_supply, share_of_supply
 
 if TYPE_CHECKING:
     from indexer.chain.source import NodeSource
@@ -75,8 +76,16 @@ def locked_report(store: Store, settings: Settings, at_height: int | None,
             detail = (adapters[name].locked_detail(queries.locked_positions(conn, name, height))
                       if name in adapters else {})
             protocols.append({**detail, **line, "indexed_height": heights.get(name)})
-    return {"chain": chain, "height": height,
-            "total_sat": sum(p["locked_sat"] for p in protocols), "protocols": protocols}
+    # Issued supply from the subsidy schedule, so each line also says what share of all
+    # bitcoin ever issued (up to this height) the protocol holds.
+    supply = issued_supply(height, chain) if chain in HALVING_INTERVAL else None
+    for line in protocols:
+        line["share_of_supply"] = (None if supply is None
+                                   else share_of_supply(line["locked_sat"], supply))
+    total = sum(p["locked_sat"] for p in protocols)
+    return {"chain": chain, "height": height, "total_sat": total, "protocols": protocols,
+            "supply_sat": supply,
+            "share_of_supply": None if supply is None else share_of_supply(total, supply)}
 
 
 def status_report(store: Store, node: NodeSource | None) -> dict[str, Any]:

@@ -339,3 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+
+from indexer.cli_analytics import register as _register_analytics  # noqa: E402
+
+_register_analytics(cli)
