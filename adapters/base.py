@@ -1,12 +1,20 @@
 """The adapter interface: what a protocol plugs into the indexer.
 
-An adapter is pure. For each block the core hands it the parsed `Block` and a `ScanView`:
+An adapter is pure. For each block the core hands it a `Block` and a `ScanView`:
 a read-only window on the adapter's own committed state (its unspent positions, its
 key/value state) that also reflects the records the adapter emitted earlier in the same
 block. The adapter emits frozen records through the view and touches neither the database
 nor the node. The core then writes the records, marks spends of the adapter's positions
 (every input of the block that spends one, found by outpoint) and moves the cursor, all in
 one transaction per batch. Rollback is generic: every row carries the height that made it.
+
+What the adapter is handed is cut to what it asked for (`Adapter.needles`): the block's
+`txs` are only its candidate transactions, in block order with their real `index`: those
+whose bytes overlap one of its needles, those spending one of its positions, and (found
+after a first pass) those spending a position the block itself created or containing a
+needle the block taught it (see `indexer.sync`). `block.raw` is still the whole block and
+`block.partial` is true. An adapter that must see every transaction of every block sets
+`scans_every_block`.
 
 NOTE: records are emitted through the view rather than returned in one list so that a
 transaction later in the block sees what an earlier one created (a stake unbonded in the
@@ -180,6 +188,11 @@ class Adapter(ABC):
 
     name: ClassVar[str]
 
+    #: Opt-in for a protocol that cannot say what its transactions contain: the adapter
+    #: then gets every block, fully parsed (every transaction in `block.txs`). Costs a full
+    #: parse of every block in every backfill; no built-in adapter needs it.
+    scans_every_block: ClassVar[bool] = False
+
     @classmethod
     @abstractmethod
     def from_params(cls, chain: str, section: Mapping[str, Any] | None) -> Adapter:
@@ -191,10 +204,14 @@ class Adapter(ABC):
         """The first height worth scanning on this chain."""
 
     def needles(self, state: Mapping[str, Any]) -> Sequence[bytes]:
-        """Byte strings whose presence anywhere in a block's bytes makes it worth scanning.
+        """Byte strings, one of which every transaction the adapter must see contains.
 
-        A block that contains none of them and spends none of the adapter's positions is
-        skipped without a scan. Return `()` to have every block scanned.
+        A transaction whose bytes hold none of them and that spends none of the adapter's
+        positions is not handed to `scan`; a block with no such transaction is skipped.
+        So the needles must cover every kind of transaction the protocol reacts to (tags,
+        tracked scriptPubKeys, keys a spend reveals), in the adapter's current `state`.
+        `()` means nothing to look for: the adapter only wakes for spends of its positions
+        (an idle adapter). To see every block, set `scans_every_block` instead.
         """
         return ()
 

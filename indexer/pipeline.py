@@ -12,11 +12,14 @@ the work on a block with nothing of interest, and it runs here in worker process
 
 A worker sends back a `Digest` per block: header, input outpoints, which needles it found,
 and the raw bytes only when some needle was found (a block worth a full parse). The
-writer (`Syncer` in the calling process) runs the unchanged sync step over `DigestCandidate`s;
-whenever it needs something the worker did not provide (a needle learned since dispatch,
-an adapter that wants every block, a tracked spend in a block without needles, a block
-the worker could not fetch or parse), the candidate fetches the block again over the
-writer's own connection, so the result is always exactly what a single process computes.
+writer (`Syncer` in the calling process) runs the unchanged sync step over `DigestCandidate`s:
+it builds `Tx` views of the few candidate transactions only, from the shipped bytes at the
+outline's offsets. Whenever it needs something the worker did not provide (a needle
+learned since dispatch, a tracked spend in a block without needles, a block the worker
+could not fetch or parse), the candidate fetches the block again over the writer's own
+connection, so the result is always exactly what a single process computes. Only when an
+adapter sets `scans_every_block` (or the syncer runs with `full_blocks`) is every raw
+block shipped.
 
 Memory stays flat: at most `ahead` chunks are in flight, whatever the range.
 """
@@ -27,14 +30,21 @@ import logging
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from indexer.chain.block import Block, BlockOutline, ParseError, outline_block, parse_block
-from indexer.sync import BlockFeed, BlockSource, Candidate, RawCandidate, bad_block
+from indexer.chain.block import Block, BlockOutline, ParseError, Tx, outline_block, parse_block
+from indexer.sync import (
+    BlockFeed,
+    BlockSource,
+    Candidate,
+    RawCandidate,
+    bad_block,
+    partial_block,
+)
 
 __all__ = ["DigestCandidate", "NodeArgs", "Pipeline", "default_workers"]
 
@@ -63,7 +73,7 @@ class Job:
     low: int
     high: int
     needles: frozenset[bytes]
-    want_raw: bool  # some adapter scans every block: ship every raw block
+    want_raw: bool  # every block is scanned whole: ship every raw block
 
 
 @dataclass(frozen=True)
@@ -131,16 +141,17 @@ def _run_job(job: Job) -> list[Digest] | str:
 class DigestCandidate:
     """A `Candidate` from a worker's digest; fetches the block again only if it must."""
 
-    __slots__ = ("_block", "_fetch", "_raw", "digest", "height", "outline")
+    __slots__ = ("_block", "_fetch", "_outline", "_raw", "_txs", "digest", "height")
 
     def __init__(self, digest: Digest, outline: BlockOutline,
                  fetch: Callable[[str], bytes]) -> None:
         self.digest = digest
         self.height = digest.height
-        self.outline = outline
+        self._outline = outline
         self._raw = digest.raw
         self._fetch = fetch
         self._block: Block | None = None
+        self._txs: dict[int, Tx] = {}
 
     @property
     def hash(self) -> str:
@@ -148,35 +159,48 @@ class DigestCandidate:
 
     @property
     def prev_hash(self) -> str:
-        return self.outline.header.prev_hash
+        return self._outline.header.prev_hash
 
     @property
     def time(self) -> int:
-        return self.outline.header.time
+        return self._outline.header.time
 
     def spends_any(self, keys: set[bytes]) -> bool:
-        return self.outline.spends_any(keys)
+        return self._outline.spends_any(keys)
 
     def contains(self, needle: bytes) -> bool:
         if needle in self.digest.checked:
             return needle in self.digest.hits
-        return needle in self.raw()
+        return needle in self.raw_block()
 
-    def raw(self) -> bytes:
+    def raw_block(self) -> bytes:
         if self._raw is None:
-            self._raw = self._fetch(self.digest.hash)
+            raw = self._fetch(self.digest.hash)
+            # NOTE: fetched by hash, so the same transactions; but the witness is not
+            # covered by the block hash, so byte offsets may differ: outline it again.
+            try:
+                outline = outline_block(raw)
+            except ParseError as exc:
+                raise bad_block(self.height, self.hash, exc) from None
+            if outline.header.hash != self.hash:
+                raise bad_block(self.height, self.hash,
+                                ParseError(f"the node now serves {outline.header.hash}", 0))
+            self._raw, self._outline = raw, outline
         return self._raw
+
+    def outline(self) -> BlockOutline:
+        return self._outline
+
+    def partial(self, indexes: Iterable[int]) -> Block:
+        raw = self.raw_block()
+        return partial_block(self, self._outline, raw, indexes, self._txs)
 
     def block(self) -> Block:
         if self._block is None:
             try:
-                block = parse_block(self.raw())
+                block = parse_block(self.raw_block())
             except ParseError as exc:
                 raise bad_block(self.height, self.hash, exc) from None
-            # NOTE: a re-fetched block is the same block (fetched by hash), but say so.
-            if block.hash != self.hash:
-                raise bad_block(self.height, self.hash,
-                                ParseError(f"the node now serves {block.hash}", 0))
             self._block = block
         return self._block
 
@@ -212,7 +236,7 @@ class Pipeline:
     def feed(self, source: BlockSource,
              needles: Callable[[], tuple[frozenset[bytes], bool]]) -> BlockFeed:
         """A `BlockFeed` for `Syncer.sync`; `needles` gives the adapters' current needles
-        and whether one of them wants every block (`Syncer.needles`). `source` is the
+        and whether every block is scanned whole (`Syncer.needles`). `source` is the
         writer's own connection, used whenever a block must be fetched again."""
 
         def fetch(block_hash: str) -> bytes:

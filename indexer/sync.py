@@ -6,9 +6,21 @@ or a failed write), so that a block with nothing for an adapter costs one `bytes
 needle and one set lookup per input.
 
 Blocks reach the scan as `Candidate`s: the raw bytes (or, from the parallel pipeline, what
-worker processes already found in them) plus a full `Block` built only when an adapter has
-to scan it. A block with nothing of interest costs one outline walk (no `Tx` views, no
-hashing) and the needle searches.
+worker processes already found in them) and the block's outline. A block with nothing of
+interest costs one outline walk (no `Tx` views, no hashing) and the needle searches.
+
+An adapter that is woken gets a *partial* block: `Tx` views of its candidate transactions
+only (those overlapping one of its needles, those spending one of its positions), cut
+from the raw bytes at the outline's offsets; a mainnet block holds ~5,000 transactions and
+an adapter typically wants a handful. Two things can make a transaction matter that the
+needles and tracked outpoints at the start of the block do not show: it spends a position
+created earlier in the same block, or it holds a needle the adapter learned in this block
+(a federation or peg script taught by a migration or sweep). The first is covered up
+front by also handing over every transaction spending an output of a candidate. After
+each scan the syncer checks both against the outline and, when a transaction was left
+out, scans the block again with it added (adapters are pure, so a scan can be thrown
+away; in practice only a needle learned mid-block does this). The result equals
+a scan of the whole block (`full_blocks=True`, which the equivalence tests compare with).
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from indexer.chain.block import (
     BlockOutline,
     OutPoint,
     ParseError,
+    Tx,
     outline_block,
     outpoint_key,
     parse_block,
@@ -73,6 +86,18 @@ class Candidate(Protocol):
         """The fully parsed block (built once, on first use)."""
         ...
 
+    def partial(self, indexes: Iterable[int]) -> Block:
+        """A partial block of the transactions at `indexes` (views shared between calls)."""
+        ...
+
+    def raw_block(self) -> bytes:
+        """The block's bytes (fetched again if the candidate did not keep them)."""
+        ...
+
+    def outline(self) -> BlockOutline:
+        """The outline of exactly the bytes `raw_block` returns."""
+        ...
+
 
 #: Yields candidates for heights start..end in order; the caller may stop early (close).
 BlockFeed = Callable[[int, int], Iterator[Candidate]]
@@ -86,13 +111,14 @@ def bad_block(height: int, want: str, exc: ParseError) -> BadBlockError:
 class RawCandidate:
     """A candidate over raw bytes: outline walk first, full parse only when asked."""
 
-    __slots__ = ("_block", "_outline", "height", "raw", "want")
+    __slots__ = ("_block", "_outline", "_txs", "height", "raw", "want")
 
     def __init__(self, height: int, want: str, raw: bytes) -> None:
         self.height = height
         self.want = want
         self.raw = raw
         self._block: Block | None = None
+        self._txs: dict[int, Tx] = {}
         try:
             self._outline: BlockOutline = outline_block(raw)
         except ParseError as exc:
@@ -127,6 +153,25 @@ class RawCandidate:
                 raise bad_block(self.height, self.want, exc) from None
         return self._block
 
+    def partial(self, indexes: Iterable[int]) -> Block:
+        return partial_block(self, self._outline, self.raw, indexes, self._txs)
+
+    def raw_block(self) -> bytes:
+        return self.raw
+
+    def outline(self) -> BlockOutline:
+        return self._outline
+
+
+def partial_block(cand: Candidate, outline: BlockOutline, raw: bytes, indexes: Iterable[int],
+                  cache: dict[int, Tx]) -> Block:
+    """`outline.partial_block`, reporting bytes the outline accepted but a transaction's
+    parse does not (cannot happen for bytes `outline_block` accepted) as a bad block."""
+    try:
+        return outline.partial_block(raw, indexes, cache)
+    except ParseError as exc:
+        raise bad_block(cand.height, cand.hash, exc) from None
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -142,7 +187,10 @@ class Syncer:
     """Indexes heights for a set of adapters, each from its own cursor."""
 
     def __init__(self, source: BlockSource, store: Store, adapters: Sequence[Adapter],
-                 chain: str, *, batch_blocks: int = 100) -> None:
+                 chain: str, *, batch_blocks: int = 100, full_blocks: bool = False) -> None:
+        """`full_blocks` hands every adapter every block, fully parsed, as if each set
+        `scans_every_block`: the slow reference the candidate-only scan must equal (tests
+        compare the two)."""
         if not adapters:
             raise InvariantError("a syncer needs at least one adapter")
         self.source = source
@@ -150,6 +198,7 @@ class Syncer:
         self.adapters = list(adapters)
         self.chain = chain
         self.batch_blocks = batch_blocks
+        self.full_blocks = full_blocks
         self._tracked: dict[str, set[OutPoint]] = {}
         # The same outpoints in wire form, for the outline's one-lookup-per-input check.
         self._keys: dict[str, set[bytes]] = {}
@@ -167,14 +216,15 @@ class Syncer:
             self._state[a.name] = self.store.load_state(a.name)
 
     def needles(self) -> tuple[frozenset[bytes], bool]:
-        """Every adapter's needles in its current state, and whether some adapter wants
-        every block (empty needles): what the pipeline's workers look for."""
+        """Every adapter's needles in its current state, and whether every block must be
+        scanned whole (an adapter sets `scans_every_block`, or `full_blocks`): what the
+        pipeline's workers look for. An adapter with no needles adds nothing: it only
+        wakes for spends of its positions, which the outline shows."""
         out: set[bytes] = set()
-        every = False
+        every = self.full_blocks
         for a in self.adapters:
-            n = a.needles(self._state[a.name])
-            every = every or not n
-            out.update(n)
+            every = every or a.scans_every_block
+            out.update(a.needles(self._state[a.name]))
         return frozenset(out), every
 
     def cursor(self, name: str) -> int | None:
@@ -322,26 +372,49 @@ class Syncer:
         tracked = self._tracked[name]
         keys = self._keys[name]
         state = self._state[name]
-        spends_tracked = bool(tracked) and cand.spends_any(keys)
+        whole = self.full_blocks or adapter.scans_every_block
         needles = adapter.needles(state)
-        if needles and not spends_tracked and not any(cand.contains(n) for n in needles):
-            return AdapterBlock()
-        block = cand.block()
+        picked: set[int] = set()
+        if not whole:
+            spends_tracked = bool(keys) and cand.spends_any(keys)
+            hits = [n for n in needles if cand.contains(n)]
+            if not hits and not spends_tracked:
+                return AdapterBlock()
+            raw = cand.raw_block()  # before the outline: a re-fetch may replace it
+            outline = cand.outline()
+            if spends_tracked:
+                picked = outline.txs_spending(keys)
+            for n in hits:
+                picked |= outline.txs_containing(raw, n)
+            picked = _with_children(cand, picked)
         pending = self._pending[name]
 
         def load(txid: str, vout: int) -> Position | None:
             hit = pending.get((txid_from_hex(txid), vout))
             return hit if hit is not None else self.store.load_position(name, txid, vout)
 
-        view = ScanView(chain=self.chain, height=height, block_hash=block.hash,
-                        block_time=block.time, tracked=tracked, load_position=load,
-                        state=state)
-        adapter.scan(block, view)
+        while True:
+            block = cand.block() if whole else cand.partial(picked)
+            view = ScanView(chain=self.chain, height=height, block_hash=cand.hash,
+                            block_time=cand.time, tracked=tracked, load_position=load,
+                            state=state)
+            adapter.scan(block, view)
+            if whole:
+                break
+            missed = _missed(adapter, cand, view, needles) - picked
+            if not missed:
+                break
+            # NOTE: rare (a same-block spend of a new position, a needle learned in this
+            # block); scanning again from the start keeps tx order and the adapter pure.
+            picked |= missed
         out = AdapterBlock(records=view.records)
         created: dict[int, list[NewPosition]] = {}
         for rec in view.records:
             if isinstance(rec, NewPosition) and rec.spent_by is None:
                 created.setdefault(rec.tx_index, []).append(rec)
+        # Every tx spending a tracked outpoint, or a position created earlier in this
+        # block, is in `block.txs` (picked from the outline, then by `_missed`), so walking
+        # the candidates in block order sees every spend a walk of the whole block would.
         for tx in block.txs:
             for txin in tx.inputs:
                 if txin.prevout in tracked:
@@ -357,6 +430,41 @@ class Syncer:
                                        p.locked, p.data)
         self._state[name] = view.current_state
         return out
+
+
+def _with_children(cand: Candidate, picked: set[int]) -> set[int]:
+    """`picked` plus every transaction spending an output of one of them, transitively.
+
+    A candidate may create a position that a later transaction of the same block spends
+    (a stake unbonded in the block it was made in); that spender holds no needle. Handing
+    over the children up front costs one hash per candidate and one search of the input
+    outpoints per txid, and spares the second scan `_missed` would otherwise cause.
+    """
+    outline = cand.outline()
+    out = set(picked)
+    todo = picked
+    while todo:
+        parents = cand.partial(todo).txs
+        todo = outline.txs_spending_from(tx.txid_bytes for tx in parents) - out
+        out |= todo
+    return out
+
+
+def _missed(adapter: Adapter, cand: Candidate, view: ScanView,
+            needles: Sequence[bytes]) -> set[int]:
+    """Transactions a scan of the whole block would have handed the adapter that the
+    start-of-block needles and tracked outpoints did not pick: spends of positions created
+    in this block, and holders of needles the block's own state updates added."""
+    outline = cand.outline()
+    created = {outpoint_key((txid_from_hex(r.txid), r.vout)) for r in view.records
+               if isinstance(r, NewPosition) and r.spent_by is None}
+    out = outline.txs_spending(created)
+    learned = set(adapter.needles(view.current_state)).difference(needles)
+    if learned:
+        raw = cand.raw_block()
+        for n in learned:
+            out |= outline.txs_containing(raw, n)
+    return out
 
 
 def _take(stream: Iterator[Candidate], n: int) -> Iterator[Candidate]:

@@ -56,6 +56,9 @@ __all__ = ["NEVER", "BabylonAdapter"]
 #: start_height() when the chain has no params versions: nothing is ever scanned.
 NEVER = 2**31 - 1
 TVL_KEY = "tvl_sat"
+#: A script-path control block under the NUMS internal key starts with one of these
+#: (leaf version 0xc0, output key parity in bit 0; BIP341).
+NUMS_CONTROL_PREFIXES = (b"\xc0" + NUMS_X, b"\xc1" + NUMS_X)
 FPS_KEY = "fps_seen"
 
 
@@ -94,11 +97,17 @@ class BabylonAdapter(Adapter):
     def needles(self, state: Mapping[str, Any]) -> Sequence[bytes]:
         if not self.enabled:
             return ()
+        # What a tx must hold for `scan` to do anything with it (spends of tracked
+        # positions reach it through the outline, whatever they hold):
+        # - a staking tx: its tagged OP_RETURN (`find_candidate` needs the 7-byte prefix);
+        # - an unbonding or slashing spend: every such leaf carries all covenant keys;
+        # - a phase-2 stake found by its spend (`_discover`): `script_path` accepts only a
+        #   control block `c0|c1 || NUMS`, so that 33-byte prefix, not the bare key. The
+        #   bare NUMS key also sits in ordinary mainnet taproot spends, which would make
+        #   most blocks candidates for nothing.
         out = [tag_prefix(t) for t in self.params.tags]
-        # Every unbonding or slashing leaf carries all covenant keys, and every Babylon
-        # script-path spend carries the NUMS key in its control block (withdrawals too).
         out += [covs[0] for covs, _ in self._known_sets]
-        out.append(NUMS_X)
+        out += NUMS_CONTROL_PREFIXES
         return tuple(dict.fromkeys(out))
 
     # ------------------------------------------------------------ scanning

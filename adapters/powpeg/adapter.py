@@ -68,6 +68,16 @@ class PowpegAdapter(Adapter):
         return FedBook.from_state(state, self.params)
 
     def needles(self, state: Mapping[str, Any]) -> Sequence[bytes]:
+        # What a tx must hold for `scan` to do anything with it (spends of federation
+        # positions reach it through the outline whatever they hold):
+        # - a peg-in, change, migration or SVP output: a known federation scriptPubKey;
+        # - a spend revealing a federation script: the multisig redeem script, or for an
+        #   ERP federation the emergency key (`federation_inputs` decodes only inputs
+        #   holding one of these same bytes, its `hints`).
+        # A federation learned in a block (migration) adds its scriptPubKey here; a later
+        # peg-in to it in the same block is picked up by the syncer's second pass.
+        # With no federation and no ERP key set this is `()`: the adapter is idle (see
+        # `scan`).
         return bookmod.needles(self._book(state.get(bookmod.STATE_KEY)).entries, self.params)
 
     # ------------------------------------------------------------------ scan
@@ -75,6 +85,13 @@ class PowpegAdapter(Adapter):
     def scan(self, block: Block, view: ScanView) -> None:
         book = self._book(view.state(bookmod.STATE_KEY))
         hints = bookmod.needles(book.entries, self.params)
+        if not hints:
+            # NOTE: no federation and no ERP key set (regtest or signet without params):
+            # nothing to recognise. Decoding every input of every block only to trust a
+            # flyover script wrapping a federation nobody named would cost a full parse of
+            # every block, and the candidate-only scan never hands such a tx over anyway:
+            # idle, in both modes alike.
+            return
         height = view.height
         for tx in block.txs:
             if tx.is_coinbase:

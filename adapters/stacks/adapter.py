@@ -42,6 +42,9 @@ from indexer.chain.block import Block, Tx
 __all__ = ["StacksAdapter"]
 
 STATE_PEG_SCRIPTS = "sbtc_peg_scripts"
+#: A script-path control block under the NUMS internal key starts with one of these
+#: (leaf version 0xc0, output key parity in bit 0; BIP341).
+NUMS_CONTROL_PREFIXES = (b"\xc0" + NUMS_KEY, b"\xc1" + NUMS_KEY)
 _SENDER_OPS = ("stack_stx", "transfer_stx", "delegate_stx", "vote_for_aggregate_key")
 
 
@@ -64,11 +67,19 @@ class StacksAdapter(Adapter):
         return set(self.params.sbtc_peg_scripts) | {bytes.fromhex(h) for h in learned}
 
     def needles(self, state: Mapping[str, Any]) -> Sequence[bytes]:
-        # NOTE: magic+opcode is 3 bytes, a weak filter; on mainnet commits sit in nearly
-        # every block anyway. NUMS finds sBTC deposit/reclaim spends (script-path control
-        # blocks carry it); peg scripts find loose payments.
-        ops = [self.params.magic + bytes([op]) for op in OPCODES]
-        return [*ops, NUMS_KEY, *sorted(self._peg_scripts(state))]
+        # What a tx must hold for `scan` to do anything with it (sweeps spending the
+        # tracked peg UTXO, and ops spending a tracked commit change or pre-stx output,
+        # reach it through the outline whatever they hold):
+        # - an op: the 2-byte magic alone, not magic+known opcode, because an unknown
+        #   opcode or broken framing after the magic is reported as `Rejected` too. A
+        #   2-byte needle hits a few dozen random places in a mainnet block; each costs
+        #   the parse of one transaction, not of the block;
+        # - an unlinked sweep or a reclaim: an input whose control block is `c0|c1 ||
+        #   NUMS` (`sbtc.script_path` checks the leaf version, `_nums_leaf` the key), so
+        #   that prefix rather than the bare key, which ordinary taproot spends also hold;
+        # - a loose payment: the peg scriptPubKey it pays (state-learned ones included).
+        return [self.params.magic, *NUMS_CONTROL_PREFIXES,
+                *sorted(self._peg_scripts(state))]
 
     # ------------------------------------------------------------ scan
 
@@ -197,19 +208,21 @@ def _addr(spk: bytes, chain: str) -> str | None:
 
 
 def _txs_containing(block: Block, needle: bytes) -> set[int]:
-    """Indexes of the transactions whose bytes contain `needle` (one find pass)."""
+    """Indexes of the transactions in `block.txs` whose bytes contain `needle`.
+
+    One find pass over the block's bytes, mapped to transactions by their offsets; works
+    on a partial block too (`raw` is the whole block, `txs` only some of it, with gaps).
+    """
     raw = block.raw
     pos = raw.find(needle, 80)
     if pos < 0:
         return set()
-    starts, at = [], len(raw)
-    # Transactions are contiguous and end at the block's end: walk back from it.
-    for tx in reversed(block.txs):
-        at -= tx.size
-        starts.append(at)
-    starts.reverse()
+    starts = [tx.start for tx in block.txs]
     found = set()
     while pos >= 0:
-        found.add(bisect_right(starts, pos) - 1)
+        i = bisect_right(starts, pos) - 1
+        # A hit in a transaction the block does not hold lands after a held one's end.
+        if i >= 0 and pos + len(needle) <= block.txs[i].end:
+            found.add(block.txs[i].index)
         pos = raw.find(needle, pos + 1)
     return found

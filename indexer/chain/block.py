@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterator, Sequence
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "hash256",
     "merkle_root",
     "outline_block",
+    "outpoint_key",
     "parse_block",
     "parse_header",
     "parse_tx",
@@ -215,6 +218,16 @@ class Tx:
         return self._wit_end > self._wit_start
 
     @property
+    def start(self) -> int:
+        """Offset of the first byte of this transaction in its block's (or own) buffer."""
+        return self._start
+
+    @property
+    def end(self) -> int:
+        """Offset just past this transaction's last byte in the same buffer."""
+        return self._end
+
+    @property
     def raw(self) -> bytes:
         """The full serialisation (with witness when there is one)."""
         return bytes(self._buf[self._start:self._end])
@@ -389,14 +402,22 @@ def parse_header(raw: bytes) -> BlockHeader:
 
 
 class Block:
-    """A parsed block: header plus transaction views sharing the block's buffer."""
+    """A parsed block: header plus transaction views sharing the block's buffer.
 
-    __slots__ = ("_hash", "header", "raw", "txs")
+    A `partial` block (what the syncer hands an adapter) holds only some of the block's
+    transactions in `txs`, in block order, each with its real `index`; `raw` is still the
+    whole block, so byte offsets (`Tx.start`, `Tx.end`) keep their meaning. Whole-block
+    checks (merkle root, witness commitment, BIP34 height) need a full block.
+    """
 
-    def __init__(self, header: BlockHeader, raw: bytes, txs: list[Tx]) -> None:
+    __slots__ = ("_hash", "header", "partial", "raw", "txs")
+
+    def __init__(self, header: BlockHeader, raw: bytes, txs: list[Tx], *,
+                 partial: bool = False) -> None:
         self.header = header
         self.raw = raw
         self.txs = txs
+        self.partial = partial
         self._hash: str | None = None
 
     @property
@@ -419,11 +440,18 @@ class Block:
     def __len__(self) -> int:
         return len(self.txs)
 
+    def _need_full(self, what: str) -> None:
+        # NOTE: a silent wrong answer from a partial block would look like a bad block.
+        if self.partial:
+            raise ValueError(f"{what} needs every transaction; this block is partial")
+
     def compute_merkle_root(self) -> str:
+        self._need_full("the merkle root")
         return txid_to_hex(merkle_root([tx.txid_bytes for tx in self.txs]))
 
     def bip34_height(self) -> int | None:
         """The height the coinbase scriptSig starts with (BIP34), or None if it has none."""
+        self._need_full("the BIP34 height")
         if not self.txs or not self.txs[0].is_coinbase:
             return None
         sig = self.txs[0].inputs[0].script_sig
@@ -440,6 +468,7 @@ class Block:
 
     def witness_commitment(self) -> bytes | None:
         """The BIP141 commitment in the coinbase (last matching output), if any."""
+        self._need_full("the witness commitment")
         if not self.txs:
             return None
         found: bytes | None = None
@@ -451,6 +480,7 @@ class Block:
 
     def compute_witness_commitment(self) -> bytes | None:
         """hash256(witness merkle root || reserved value) per BIP141, or None without one."""
+        self._need_full("the witness commitment")
         if not self.txs or not self.txs[0].witnesses or not self.txs[0].witnesses[0]:
             return None
         reserved = self.txs[0].witnesses[0][0]
@@ -490,17 +520,24 @@ def parse_block(raw: bytes) -> Block:
 @dataclass(frozen=True, slots=True)
 class BlockOutline:
     """What the pre-filter needs from a block without building any `Tx`: the header, the
-    transaction count and every input's outpoint.
+    transaction count, every input's outpoint and where each transaction starts.
 
     `spent` is the 36-byte serialised outpoints (txid in internal order, then the output
     index as 4 little-endian bytes) of every input, coinbase included, concatenated in
     block order: exactly the bytes `outpoint_key` makes, so a tracked-spend check is one
     slice and one set lookup per input.
+
+    `tx_starts` holds `tx_count + 1` byte offsets into the block: transaction `i` is
+    `raw[tx_starts[i]:tx_starts[i + 1]]`. `in_starts` holds `tx_count + 1` input counts:
+    the inputs of transaction `i` are entries `in_starts[i]` up to `in_starts[i + 1]` of
+    `spent`. Together they let the syncer build views of a few transactions only.
     """
 
     header: BlockHeader
     tx_count: int
     spent: bytes
+    tx_starts: array[int]
+    in_starts: array[int]
 
     def spent_keys(self) -> Iterator[bytes]:
         s = self.spent
@@ -522,6 +559,81 @@ class BlockOutline:
                     at = s.find(k, at + 1)
             return False
         return not keys.isdisjoint(self.spent_keys())
+
+    def txs_spending(self, keys: set[bytes] | frozenset[bytes]) -> set[int]:
+        """Indexes of the transactions with an input spending one of `keys`."""
+        if not keys:
+            return set()
+        s = self.spent
+        inputs: list[int] = []
+        if len(keys) < 8:
+            for k in keys:  # same trade-off as `spends_any`
+                at = s.find(k)
+                while at >= 0:
+                    if at % 36 == 0:
+                        inputs.append(at // 36)
+                    at = s.find(k, at + 1)
+        else:
+            inputs = [i for i, k in enumerate(self.spent_keys()) if k in keys]
+        starts = self.in_starts
+        return {bisect_right(starts, i) - 1 for i in inputs}
+
+    def txs_spending_from(self, txids: Iterable[bytes]) -> set[int]:
+        """Indexes of the transactions with an input spending an output of one of `txids`
+        (internal byte order): one C-speed search of `spent` per txid."""
+        s = self.spent
+        starts = self.in_starts
+        out: set[int] = set()
+        for t in txids:
+            at = s.find(t)
+            while at >= 0:
+                if at % 36 == 0:
+                    out.add(bisect_right(starts, at // 36) - 1)
+                at = s.find(t, at + 1)
+        return out
+
+    def txs_containing(self, raw: bytes, needle: bytes) -> set[int]:
+        """Indexes of the transactions whose bytes overlap an occurrence of `needle` in
+        `raw` (this block's bytes); occurrences in the header do not count."""
+        starts = self.tx_starts
+        first = starts[0]
+        found: set[int] = set()
+        pos = raw.find(needle, first)
+        last = len(needle) - 1
+        while pos >= 0:
+            i = bisect_right(starts, pos) - 1
+            found.add(i)
+            # An occurrence straddling two transactions belongs to neither; keeping both
+            # is the cheap, safe choice (the adapter looks again inside each).
+            j = bisect_right(starts, pos + last) - 1
+            if j != i:
+                found.update(range(i + 1, min(j, self.tx_count - 1) + 1))
+            pos = raw.find(needle, pos + 1)
+        return found
+
+    def tx(self, raw: bytes, index: int) -> Tx:
+        """The view of transaction `index`, parsed from `raw` (this block's bytes)."""
+        start, end = self.tx_starts[index], self.tx_starts[index + 1]
+        r = _Reader(raw, start, end)
+        tx = _parse_tx_at(raw, r, index)
+        if r.pos != end:
+            raise ParseError("transaction does not end where the block outline says", r.pos)
+        return tx
+
+    def partial_block(self, raw: bytes, indexes: Iterable[int],
+                      cache: dict[int, Tx] | None = None) -> Block:
+        """A `partial` block holding only the transactions at `indexes` (block order).
+
+        `cache` keeps views already built for this block, so that adapters scanning the
+        same block share them (and their lazily computed txids)."""
+        memo = cache if cache is not None else {}
+        txs = []
+        for i in sorted(set(indexes)):
+            tx = memo.get(i)
+            if tx is None:
+                tx = memo[i] = self.tx(raw, i)
+            txs.append(tx)
+        return Block(self.header, raw, txs, partial=True)
 
 
 def outpoint_key(op: OutPoint) -> bytes:
@@ -583,7 +695,13 @@ def _walk(raw: bytes) -> BlockOutline | None:
         return None
     spent: list[bytes] = []
     add = spent.append
+    tx_starts = array("I")
+    in_starts = array("I")
+    add_tx = tx_starts.append
+    add_in = in_starts.append
     for _ in range(ntx):
+        add_tx(p)
+        add_in(len(spent))
         p += 4
         seg = buf[p] == 0 and buf[p + 1] != 0
         if seg:
@@ -649,4 +767,6 @@ def _walk(raw: bytes) -> BlockOutline | None:
     blob = b"".join(spent)
     if len(blob) != 36 * len(spent):
         return None
-    return BlockOutline(header, ntx, blob)
+    add_tx(p)
+    add_in(len(spent))
+    return BlockOutline(header, ntx, blob, tx_starts, in_starts)

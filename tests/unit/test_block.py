@@ -128,3 +128,47 @@ def test_outline_rejects_what_the_full_parse_rejects(block_raw: bytes, cut: int)
     with pytest.raises(ParseError) as fast:
         outline_block(bad)
     assert str(fast.value) == str(full.value)
+
+
+def test_outline_cuts_out_single_transactions_like_the_full_parse(block_raw: bytes) -> None:
+    """A partial block's views equal the full parse's: same bytes, txid, index, inputs."""
+    from indexer.chain.block import outline_block
+
+    outline = outline_block(block_raw)
+    block = parse_block(block_raw)
+    assert len(outline.tx_starts) == len(outline.in_starts) == len(block.txs) + 1
+    assert outline.tx_starts[-1] == len(block_raw)
+    picked = [0, 1, 2500, len(block.txs) - 1]
+    part = outline.partial_block(block_raw, reversed(picked))
+    assert part.partial and part.raw is block_raw and part.hash == block.hash
+    assert [tx.index for tx in part.txs] == picked  # block order, real indexes
+    for tx in part.txs:
+        ref = block.txs[tx.index]
+        assert (tx.txid, tx.wtxid, tx.raw) == (ref.txid, ref.wtxid, ref.raw)
+        assert (tx.start, tx.end) == (ref.start, ref.end)
+        assert tx.inputs == ref.inputs and tx.witnesses == ref.witnesses
+    # Whole-block checks refuse a partial block rather than answer wrongly.
+    with pytest.raises(ValueError, match="partial"):
+        part.compute_merkle_root()
+
+
+def test_outline_finds_the_transactions_holding_a_needle_or_a_spend(block_raw: bytes
+                                                                    ) -> None:
+    from indexer.chain.block import outline_block, outpoint_key
+
+    outline = outline_block(block_raw)
+    block = parse_block(block_raw)
+    needle = block.txs[1234].raw[-40:-8]  # 32 bytes of one transaction's tail
+    assert outline.txs_containing(block_raw, needle) == {
+        tx.index for tx in block.txs if needle in tx.raw}
+    assert outline.txs_containing(block_raw, block_raw[:80]) == set()  # header only
+    key = outpoint_key(block.txs[3000].inputs[-1].prevout)
+    assert outline.txs_spending({key}) == {3000}
+    assert outline.txs_spending(set()) == set()
+    # Children: every tx spending an output of tx i, found from the input outpoints.
+    spent_txids = {i.prev_txid for t in block.txs for i in t.inputs}
+    parents = [tx for tx in block.txs[1:] if tx.txid_bytes in spent_txids][:3]
+    assert parents, "block 864790 has in-block spends"
+    want = {t.index for t in block.txs for i in t.inputs
+            if i.prev_txid in {p.txid_bytes for p in parents}}
+    assert outline.txs_spending_from(p.txid_bytes for p in parents) == want
