@@ -17,7 +17,7 @@ from typing import Any
 from adapters import registry
 from adapters.base import Adapter, ParamsError
 from indexer.db.engine import DEFAULT_DB
-from indexer.errors import ConfigError
+from indexer.errors import ChainMismatch, ConfigError
 
 ENV_CONFIG = "LOCKEDBTC_CONFIG"
 _FILE_KEYS = {"db", "rpc", "params", "confirmations", "cookie_file", "rpc_retry_seconds"}
@@ -97,10 +97,74 @@ def load_params(path: Path | None) -> dict[str, Any]:
     return data
 
 
+# ---------------------------------------------------------------------------- params vs chain
+#
+# "Wrong chain for the params" means: the params file names an address (a Powpeg
+# federation, an sBTC peg address, any key with "address" in its name) whose encoding
+# belongs to another network than the node's chain. Such a file was written for another
+# chain; indexing with it would silently find nothing (or the wrong outputs), so it is
+# refused up front with one line, before any adapter reads it.
+
+_TESTNETS = frozenset({"test", "testnet4", "signet"})
+#: bech32 human-readable part -> the chains whose addresses use it.
+_HRP_CHAINS = {"bc": frozenset({"main"}), "tb": _TESTNETS, "bcrt": frozenset({"regtest"})}
+#: base58 first character -> chains (testnets and regtest share version bytes).
+_B58_CHAINS = {"1": frozenset({"main"}), "3": frozenset({"main"}),
+               "m": _TESTNETS | {"regtest"}, "n": _TESTNETS | {"regtest"},
+               "2": _TESTNETS | {"regtest"}}
+_B58_ALPHABET = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+
+
+def address_chains(address: str) -> frozenset[str] | None:
+    """The chains an address string can belong to by its prefix; None when it does not
+    look like a Bitcoin address at all (the adapter then judges it)."""
+    low = address.lower()
+    hrp, sep, _data = low.rpartition("1")
+    if sep and hrp in _HRP_CHAINS and len(low) >= 14:
+        return _HRP_CHAINS[hrp]
+    if 25 <= len(address) <= 35 and set(address) <= _B58_ALPHABET:
+        return _B58_CHAINS.get(address[0])
+    return None
+
+
+def _addresses(value: Any, where: str) -> list[tuple[str, str]]:
+    """(path, address) for every string under a key that names an address."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            path = f"{where}.{k}"
+            if "address" in str(k).lower():
+                items = v if isinstance(v, list) else [v]
+                for i, item in enumerate(items):
+                    if isinstance(item, str):
+                        found.append((f"{path}[{i}]" if isinstance(v, list) else path, item))
+            found += _addresses(v, path)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _addresses(item, f"{where}[{i}]")
+    return found
+
+
+def check_params_chain(chain: str, params: Mapping[str, Any], names: Sequence[str],
+                       source: str = "params file") -> None:
+    """Refuse params written for another chain than the node's (see the note above)."""
+    for name in names:
+        for path, address in _addresses(params.get(name), name):
+            chains = address_chains(address)
+            if chains is not None and chain not in chains:
+                made_for = "mainnet" if chains == {"main"} else "/".join(sorted(chains))
+                raise ChainMismatch(
+                    f"{source} is for another chain: {path} = {address} is a {made_for} "
+                    f"address but the node is on {chain!r}",
+                    f"use params made for {chain!r}, or point --rpc at a node of the chain "
+                    "the file was written for")
+
+
 def build_adapters(chain: str, params: Mapping[str, Any], names: Sequence[str] | None = None,
                    source: str = "params file") -> list[Adapter]:
     """Instantiate the selected adapters (all registered ones by default) for `chain`."""
     selected = list(names) if names else registry.names()
+    check_params_chain(chain, params, [n for n in selected if n in params], source)
     out = []
     for name in selected:
         try:

@@ -7,16 +7,15 @@ honoured between batches, so data and cursor always commit together.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from indexer.errors import NodeError, StorageError
+from indexer.errors import NodeError, StorageError, redact
 from indexer.sync import Progress, Syncer
 
 _logger = logging.getLogger(__name__)
@@ -51,6 +50,22 @@ def _retryable_node_error(exc: NodeError) -> bool:
         # -5 block not found, -8 height out of range: the tip moved between two calls.
         return exc.code in (-5, -8, -28)
     return bool(getattr(exc, "retryable", True))
+
+
+def _database_outage(exc: DBAPIError) -> bool:
+    """A lost or refused connection, a server shutting down, a lock held too long: worth
+    retrying. Constraint violations and SQL errors are bugs and stop the daemon."""
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+
+
+def _first_line(exc: BaseException) -> str:
+    # NOTE: SQLAlchemy appends the statement and its parameters on later lines; the first
+    # line is the driver's reason. redact() in case a driver quotes a URL.
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        text = str(exc.orig).strip()
+    else:
+        text = str(exc).strip()
+    return redact(text.splitlines()[0] if text else type(exc).__name__)
 
 
 @dataclass
@@ -89,37 +104,52 @@ class Daemon:
 
     def run(self) -> None:
         backoff = 1.0
+        stale = False
         while not self.stop.is_set():
             try:
+                if stale:
+                    # NOTE: a failed step can leave the syncer's in-memory adapter state
+                    # ahead of the database (a batch scanned, its write failed, and the
+                    # syncer's own reload failed too while the database was down). Indexing
+                    # on from that state would skip spends of outputs it already dropped,
+                    # so rebuild it from committed rows first; if the database is still
+                    # down this raises and is retried like any other step.
+                    self.syncer.reload()
+                    stale = False
                 self._step()
-                if self._node_lost or self._db_lost:
-                    _logger.info("%s back; resuming", "node" if self._node_lost else "database")
-                    self._node_lost = self._db_lost = False
+                self._recovered()
                 backoff = 1.0
             except NodeError as exc:
                 if not _retryable_node_error(exc):
                     raise
+                stale = True
                 self.stats.node_errors += 1
                 if not self._node_lost:
                     _logger.warning("node lost: %s; retrying with backoff", exc)
                     self._node_lost = True
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
-            except (StorageError, OperationalError) as exc:
+            except (StorageError, DBAPIError) as exc:
+                if isinstance(exc, DBAPIError) and not _database_outage(exc):
+                    raise
+                stale = True
                 self.stats.db_errors += 1
                 if not self._db_lost:
                     _logger.warning("database lost: %s; retrying with backoff",
-                                    str(exc).splitlines()[0])
+                                    _first_line(exc))
                     self._db_lost = True
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
-                self._reload_quietly()
         _logger.info("stopped at height %s", self.stats.indexed_height)
 
-    def _reload_quietly(self) -> None:
-        # NOTE: if the database is still down the next step retries.
-        with contextlib.suppress(StorageError, OperationalError):
-            self.syncer.reload()
+    def _recovered(self) -> None:
+        """After a successful step, say once that what was lost is back."""
+        if self._node_lost:
+            _logger.info("node back; resuming")
+            self._node_lost = False
+        if self._db_lost:
+            _logger.info("database back; resuming")
+            self._db_lost = False
 
     def _progress(self, p: Progress) -> None:
         self.stats.indexed_height = p.height

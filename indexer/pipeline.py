@@ -32,7 +32,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -43,6 +43,7 @@ from indexer.sync import (
     Candidate,
     RawCandidate,
     bad_block,
+    check_merkle,
     partial_block,
 )
 
@@ -64,6 +65,9 @@ class NodeArgs:
     cookie_file: Path | None = None
     retry_seconds: float = 30.0
     use_rest: bool | None = None
+    #: the writer's pid, taken in the writer: a worker that starts after the writer died
+    #: would otherwise take its new parent (init) for the writer and never exit
+    parent_pid: int = field(default_factory=os.getpid)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,20 @@ class Digest:
 _source: object | None = None  # the worker's NodeSource (object: keeps imports lazy)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose writer died (even by SIGKILL, which runs no cleanup) exits too,
+    instead of holding node connections forever."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _init_worker(args: NodeArgs) -> None:
     global _source
     import signal
@@ -103,6 +121,7 @@ def _init_worker(args: NodeArgs) -> None:
     # NOTE: Ctrl-C reaches the whole process group; the writer decides when to stop and
     # shuts the pool down, a worker must not die mid-chunk with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(args.parent_pid)
     _source = connect(args.url, cookie_file=args.cookie_file,
                       retry_seconds=args.retry_seconds, use_rest=args.use_rest)
 
@@ -112,7 +131,8 @@ def _digest(height: int, want: str, raw: bytes, job: Job) -> Digest:
         outline = outline_block(raw)
     except ParseError:
         return Digest(height, want, None, frozenset(), frozenset(), raw)
-    if outline.header.hash != want:
+    if outline.header.hash != want or outline.merkle_root(raw) != outline.header.merkle_root:
+        # NOTE: the writer re-fetches such a block itself and stops with the precise error.
         return Digest(height, want, None, frozenset(), frozenset(), raw)
     hits = frozenset(n for n in job.needles if n in raw)
     keep = raw if hits or job.want_raw else None
@@ -185,6 +205,7 @@ class DigestCandidate:
             if outline.header.hash != self.hash:
                 raise bad_block(self.height, self.hash,
                                 ParseError(f"the node now serves {outline.header.hash}", 0))
+            check_merkle(self.height, self.hash, outline, raw)
             self._raw, self._outline = raw, outline
         return self._raw
 

@@ -126,6 +126,7 @@ class RawCandidate:
         got = self._outline.header.hash
         if got != want:
             raise BadBlockError(f"the node served block {got} for {want} at height {height}")
+        check_merkle(height, want, self._outline, raw)
 
     @property
     def hash(self) -> str:
@@ -161,6 +162,19 @@ class RawCandidate:
 
     def outline(self) -> BlockOutline:
         return self._outline
+
+
+def check_merkle(height: int, want: str, outline: BlockOutline, raw: bytes) -> None:
+    """Refuse a block whose transactions do not hash to its header's merkle root.
+
+    NOTE: the block hash covers only the header; without this, transaction bytes damaged
+    on the node's disk or in transit (same length, still parseable) would be indexed.
+    """
+    root = outline.merkle_root(raw)
+    if root != outline.header.merkle_root:
+        raise BadBlockError(f"the node served block {want} at height {height} whose "
+                            f"transactions do not match its merkle root ({root} != "
+                            f"{outline.header.merkle_root})")
 
 
 def partial_block(cand: Candidate, outline: BlockOutline, raw: bytes, indexes: Iterable[int],

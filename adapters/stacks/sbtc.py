@@ -180,6 +180,12 @@ def parse_deposit_script(script: bytes) -> DepositLeaf | None:
     recipient = decode_principal(data[8:])
     if recipient is None:
         return None
+    try:
+        # NOTE: a key that is not on the curve makes an unspendable leaf, not a deposit
+        # (and must not crash the taproot tweak later).
+        PublicKeyXOnly(tail[2:34])
+    except ValueError:
+        return None
     return DepositLeaf(int.from_bytes(data[:8], "big"), recipient, tail[2:34])
 
 

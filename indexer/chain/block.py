@@ -538,6 +538,21 @@ class BlockOutline:
     spent: bytes
     tx_starts: array[int]
     in_starts: array[int]
+    #: per transaction, where its witness section starts (its locktime when it has none)
+    wit_starts: array[int]
+
+    def merkle_root(self, raw: bytes) -> str:
+        """The merkle root of the transactions in `raw` (display hex), from the outline's
+        offsets: one double SHA-256 per transaction, no views built."""
+        ts, ws = self.tx_starts, self.wit_starts
+        ids = []
+        for i in range(self.tx_count):
+            s, e = ts[i], ts[i + 1]
+            if raw[s + 4] == 0:  # segwit marker: hash without marker, flag and witness
+                ids.append(hash256(raw[s:s + 4] + raw[s + 6:ws[i]] + raw[e - 4:e]))
+            else:
+                ids.append(hash256(raw[s:e]))
+        return txid_to_hex(merkle_root(ids))
 
     def spent_keys(self) -> Iterator[bytes]:
         s = self.spent
@@ -697,8 +712,10 @@ def _walk(raw: bytes) -> BlockOutline | None:
     add = spent.append
     tx_starts = array("I")
     in_starts = array("I")
+    wit_starts = array("I")
     add_tx = tx_starts.append
     add_in = in_starts.append
+    add_wit = wit_starts.append
     for _ in range(ntx):
         add_tx(p)
         add_in(len(spent))
@@ -741,6 +758,7 @@ def _walk(raw: bytes) -> BlockOutline | None:
             else:
                 f, p = _compact(buf, p + 8)
                 p += f
+        add_wit(p)
         if seg:
             items = 0
             for _ in range(nin):
@@ -769,4 +787,4 @@ def _walk(raw: bytes) -> BlockOutline | None:
         return None
     add_tx(p)
     add_in(len(spent))
-    return BlockOutline(header, ntx, blob, tx_starts, in_starts)
+    return BlockOutline(header, ntx, blob, tx_starts, in_starts, wit_starts)

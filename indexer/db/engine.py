@@ -27,14 +27,28 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: How long an SQLite write waits for another process's lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # NOTE: WAL keeps readers (dashboards, `locked`) unblocked while the daemon writes;
     # synchronous=NORMAL in WAL mode loses no committed transaction on a process crash.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
     cur.close()
+    # NOTE: Python's sqlite3 module only opens a transaction before INSERT/UPDATE/DELETE:
+    # DDL (a migration's CREATE VIEW) ran in autocommit, so a crash mid-migration left it
+    # half applied and every later start failed on "already exists". Turning the module's
+    # own transaction handling off and sending BEGIN ourselves (below) makes every
+    # `engine.begin()` block one real transaction, DDL included.
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -50,6 +64,7 @@ def make_engine(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             engine = create_engine(url)
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         elif parsed.get_backend_name() == "postgresql":
             engine = create_engine(url, pool_pre_ping=True)
         else:
