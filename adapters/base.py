@@ -227,3 +227,10 @@ class Adapter(ABC):
     def locked_detail(self, positions: Sequence[Position]) -> JSON:
         """Extra fields for this protocol's `locked` line, from its locked positions."""
         return {}
+
+    def locked_detail_at(self, positions: Sequence[Position], *, height: int,
+                         median_time: int | None) -> JSON:
+        """`locked_detail` for the line at `height`, whose median time past (what
+        consensus compares time locks with) is `median_time`. Override it when the
+        figures depend on "now" (expired time locks); the core calls this one."""
+        return self.locked_detail(positions)

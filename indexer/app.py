@@ -73,8 +73,10 @@ def locked_report(store: Store, settings: Settings, at_height: int | None,
     with store.engine.connect() as conn:
         for name in names:
             line = queries.locked_summary(conn, name, height)
-            detail = (adapters[name].locked_detail(queries.locked_positions(conn, name, height))
-                      if name in adapters else {})
+            detail = (adapters[name].locked_detail_at(
+                queries.locked_positions(conn, name, height), height=height,
+                median_time=queries.median_time_past(conn, height)) if name in adapters
+                else {})
             protocols.append({**detail, **line, "indexed_height": heights.get(name)})
     # Issued supply from the subsidy schedule, so each line also says what share of all
     # bitcoin ever issued (up to this height) the protocol holds.

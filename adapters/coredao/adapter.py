@@ -277,6 +277,11 @@ class CoreDaoAdapter(Adapter):
                             "reason": r.reason, **r.data})
         return out
 
+    def locked_detail_at(self, positions: Sequence[Position], *, height: int,
+                         median_time: int | None) -> JSON:
+        # NOTE: a CLTV time lock is judged against the median time past (BIP113).
+        return self.locked_detail(positions, now_height=height, now_time=median_time)
+
     def locked_detail(self, positions: Sequence[Position], *, now_height: int | None = None,
                       now_time: int | None = None) -> JSON:
         """`expired_sat` and per-validator totals for the `locked` line.

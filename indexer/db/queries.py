@@ -40,6 +40,14 @@ def cursor_heights(engine: Engine) -> dict[str, int]:
                 for r in conn.execute(select(t.cursors.c.adapter, t.cursors.c.height))}
 
 
+def median_time_past(conn: Connection, height: int) -> int | None:
+    """The median of the last 11 block times up to `height` (BIP113), from `blocks`."""
+    b = t.blocks.c
+    times = sorted(int(r[0]) for r in conn.execute(
+        select(b.time).where(b.height.between(height - 10, height))))
+    return times[len(times) // 2] if times else None
+
+
 def locked_positions(conn: Connection, protocol: str, height: int) -> list[Position]:
     rows = conn.execute(select(t.positions).where(P.protocol == protocol, P.locked.is_(True),
                                                   _unspent_at(height)))

@@ -55,7 +55,9 @@ def check_expectation(engine: Engine, adapters: Mapping[str, Adapter], data: Map
             if got != want:
                 bad.append(f"locked {proto}: got {got}, want {want}")
         for proto, want in data.get("detail", {}).items():
-            detail = adapters[proto].locked_detail(queries.locked_positions(conn, proto, height))
+            detail = adapters[proto].locked_detail_at(
+                queries.locked_positions(conn, proto, height), height=height,
+                median_time=queries.median_time_past(conn, height))
             for k, v in want.items():
                 if detail.get(k) != v:
                     bad.append(f"detail {proto}.{k}: got {detail.get(k)!r}, want {v!r}")

@@ -341,6 +341,10 @@ def test_locked_detail_reports_expired_but_unspent_stakes() -> None:
     assert locked_by_validator(positions) == d["validators"]
     # Without a "now", the newest point the positions show is used: nothing passed yet.
     assert adapter().locked_detail(positions)["expired_sat"] == 0
+    # The core's hook gives the line's height and median time past: exact, not a bound.
+    at = adapter().locked_detail_at(positions, height=850_000, median_time=1_750_000_000)
+    assert at["expired_sat"] == 500
+    assert at["expiry_as_of"] == {"height": 850_000, "time": 1_750_000_000}
 
 
 def test_params_defaults_and_overrides() -> None:
