@@ -52,7 +52,9 @@ class NewPosition:
     (babylon `active`/`overflow`/`unbonding`, powpeg `credited`/`uncredited`, ...).
     `created_height` is set only for outputs discovered after the block that made them
     (Babylon phase-2 stakes seen when spent); `spent_by` marks such an output as spent in
-    this very block by that txid.
+    this very block by that txid. Such an output emitted with `data["amount_known"]` False
+    gets its `value_sat` and `created_height` from the core when the node has a txindex
+    (`indexer.sync`); the adapter itself never asks the node.
     """
 
     tx_index: int

@@ -2,9 +2,9 @@
 
 A protocol's locked amount is a step function of height: +value at the height a locked
 output is recorded, -value at the height it is spent. The steps come from `positions` with
-the same rule as `locked --at-height` (a position counts from its `height`, the block that
-recorded it, until its `spent_height`), so every point equals what `locked --at-height`
-says at that point's height.
+the same rule as `locked --at-height` (a position counts from its `created_height`, the
+block that made it, until its `spent_height`), so every point equals what
+`locked --at-height` says at that point's height.
 
 Intervals sample that function at the last height of each bucket:
 - `block`: every height at which a selected protocol's amount changed, plus both ends;
@@ -65,12 +65,12 @@ def protocols_for(engine: Engine, protocol: str | None) -> list[str]:
 
 def locked_steps(engine: Engine, protocols: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
     """Per protocol, (height, change in locked sats) sorted by height, one row per height."""
-    # NOTE: an output spent at or before the height it was recorded at (found only when
-    # spent) never counts under `locked --at-height`; leaving it out keeps the two equal.
-    live = or_(P.spent_height.is_(None), P.spent_height > P.height)
+    # NOTE: an output spent in the block that made it (or found when spent, its creation
+    # unknown) never counts under `locked --at-height`; leaving it out keeps the two equal.
+    live = or_(P.spent_height.is_(None), P.spent_height > P.created_height)
     base = and_(P.protocol.in_(list(protocols)), P.locked.is_(True), live)
-    plus = (select(P.protocol, P.height, func.sum(P.value_sat))
-            .where(base).group_by(P.protocol, P.height))
+    plus = (select(P.protocol, P.created_height, func.sum(P.value_sat))
+            .where(base).group_by(P.protocol, P.created_height))
     minus = (select(P.protocol, P.spent_height, func.sum(P.value_sat))
              .where(base, P.spent_height.is_not(None)).group_by(P.protocol, P.spent_height))
     steps: dict[str, dict[int, int]] = {p: {} for p in protocols}

@@ -21,6 +21,13 @@ each scan the syncer checks both against the outline and, when a transaction was
 out, scans the block again with it added (adapters are pure, so a scan can be thrown
 away; in practice only a needle learned mid-block does this). The result equals
 a scan of the whole block (`full_blocks=True`, which the equivalence tests compare with).
+
+An adapter may emit an output it only learned about when it was spent (a `NewPosition`
+with `spent_by` set and `data["amount_known"] is False`: a spend does not state the amount
+it spends). When the source can look outpoints up (`TxIndexSource`, a node with
+`-txindex`), the syncer fills in the amount and creation height before writing, so
+`locked --at-height` counts the output between its creation and its spend. Adapters stay
+pure: this is the core's, for any adapter.
 """
 
 from __future__ import annotations
@@ -28,10 +35,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
 
-from adapters.base import Adapter, NewPosition, Position, ScanView
+from adapters.base import Adapter, NewPosition, Position, Record, ScanView
 from indexer.chain.block import (
     Block,
     BlockOutline,
@@ -57,6 +64,23 @@ class BlockSource(Protocol):
     def block_hashes(self, heights: Sequence[int]) -> list[str]: ...
 
     def raw_blocks(self, hashes: Sequence[str]) -> list[bytes]: ...
+
+
+@runtime_checkable
+class TxIndexSource(Protocol):
+    """An optional capability of a `BlockSource`: outpoint lookups by txid (`-txindex`)."""
+
+    def has_txindex(self) -> bool: ...
+
+    def outputs_and_heights(self, outpoints: Sequence[tuple[str, int]]
+                            ) -> list[tuple[int, int] | None]:
+        """(value_sat, height mined at) per outpoint; None where the node cannot tell."""
+        ...
+
+
+def needs_amount(rec: NewPosition) -> bool:
+    """Whether an output was discovered on its spend with its amount unknown."""
+    return rec.spent_by is not None and rec.data.get("amount_known") is False
 
 
 class Candidate(Protocol):
@@ -421,6 +445,7 @@ class Syncer:
             # NOTE: rare (a same-block spend of a new position, a needle learned in this
             # block); scanning again from the start keeps tx order and the adapter pure.
             picked |= missed
+        self._fill_amounts(view.records, height)
         out = AdapterBlock(records=view.records)
         created: dict[int, list[NewPosition]] = {}
         for rec in view.records:
@@ -444,6 +469,29 @@ class Syncer:
                                        p.locked, p.data)
         self._state[name] = view.current_state
         return out
+
+    def _fill_amounts(self, records: list[Record], height: int) -> None:
+        """Give outputs discovered on their spend their amount and creation height from
+        the node's txindex (in place); without one they stay as the adapter made them."""
+        todo = [(i, r) for i, r in enumerate(records)
+                if isinstance(r, NewPosition) and needs_amount(r)]
+        source = self.source
+        if not todo or not isinstance(source, TxIndexSource) or not source.has_txindex():
+            return
+        found = source.outputs_and_heights([(r.txid, r.vout) for _, r in todo])
+        for (i, rec), hit in zip(todo, found, strict=True):
+            if hit is None:
+                continue
+            value, created = hit
+            if created > height:
+                # The output is spent in this block, so it was made in this one or before;
+                # an index saying otherwise is stale or wrong: keep the amount unknown.
+                _logger.warning("txindex places %s:%d at height %d, above its spend at %d: "
+                                "left unknown", rec.txid, rec.vout, created, height)
+                continue
+            records[i] = replace(rec, value_sat=value, created_height=created,
+                                 data={**rec.data, "amount_known": True,
+                                       "amount_source": "txindex"})
 
 
 def _with_children(cand: Candidate, picked: set[int]) -> set[int]:

@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--no-rest", action="store_true", help="behave like a node without rest=1")
     s.add_argument("--warmup", type=float, default=0.0, metavar="SECONDS",
                    help="answer every call with Core's warm-up error (-28) for this long")
+    s.add_argument("--txindex", action="store_true",
+                   help="keep a transaction index, like bitcoind -txindex")
     s.add_argument("--prune-below", type=int, default=None, metavar="H",
                    help="blocks below height H answer as pruned")
     return p
@@ -60,7 +62,7 @@ def serve(args: argparse.Namespace) -> int:
         node = TestNode(args.chain, port, blocks=blocks, start_height=args.start_height,
                         rpcuser=args.rpcuser, rpcpassword=args.rpcpassword,
                         datadir=args.datadir, rest=not args.no_rest, warmup=args.warmup,
-                        prune_below=args.prune_below)
+                        prune_below=args.prune_below, txindex=args.txindex)
     except (ValueError, ParseError) as e:
         raise SystemExit(f"error: {e}") from None
     try:

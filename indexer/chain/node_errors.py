@@ -86,7 +86,8 @@ class NodeForbidden(NodeError):
         super().__init__(
             f"the node at {self.url} refused the request{suffix} (HTTP 403 Forbidden)",
             "allow this host with rpcallowip=, and if rpcwhitelist= is set, allow "
-            "getblockchaininfo, getbestblockhash, getblockhash, getblock, getblockheader",
+            "getblockchaininfo, getbestblockhash, getblockhash, getblock, getblockheader "
+            "(and getindexinfo, getrawtransaction on a -txindex node)",
         )
 
 

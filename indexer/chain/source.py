@@ -6,6 +6,10 @@ detects once whether REST is on. Raw blocks come from `/rest/block/<hash>.bin` w
 is, else from one batched `getblock <hash> 0`; hashes by height from one batched
 `getblockhash`. Verbose block RPCs (verbosity 2/3) are never used: far too slow.
 
+A node run with `-txindex` can also say what an outpoint held and where it was mined
+(`has_txindex`, `outputs_and_heights`): how outputs the indexer only learns about when they
+are spent (Babylon phase-2 stakes) get their amount and creation height.
+
 When no URL is given, the contract's default is `http://127.0.0.1:<default port of the
 chain>`; since the chain is read from the node, the default ports are probed in turn
 (mainnet 8332, testnet3 18332, testnet4 48332, signet 38332, regtest 18443), each with
@@ -22,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from indexer.chain.amount import btc_to_sat
 from indexer.chain.cookie import (
     CHAINS,
     ChainInfo,
@@ -35,8 +40,11 @@ from indexer.chain.node_errors import (
     BlockUnavailable,
     InvalidAddressOrKey,
     InvalidParameter,
+    MethodNotFound,
     MiscError,
     NodeAuthError,
+    NodeForbidden,
+    NodeProtocolError,
     NodeUnreachable,
 )
 from indexer.chain.rest import RestClient
@@ -58,6 +66,7 @@ class NodeSource:
         self.rpc = rpc
         self._rest = rest
         self.chain = chain
+        self._txindex: bool | None = None  # asked once, on first need
 
     @property
     def uses_rest(self) -> bool:
@@ -141,6 +150,86 @@ class NodeSource:
             return int(self.header(block_hash)["height"])
         except (NodeError, KeyError, ValueError, TypeError):
             return None
+
+    # --- the transaction index -------------------------------------------------------
+
+    def has_txindex(self) -> bool:
+        """Whether the node runs `-txindex` (asked once with `getindexinfo`). A node too old
+        for that call, or whose rpcwhitelist forbids it, counts as having none."""
+        if self._txindex is None:
+            try:
+                info = self.rpc.call("getindexinfo", "txindex")
+            except (MethodNotFound, NodeForbidden) as exc:
+                _logger.info("node %s cannot report its indexes (%s): assuming no -txindex",
+                             self.rpc.url, exc)
+                info = {}
+            self._txindex = isinstance(info, dict) and "txindex" in info
+            _logger.info("node %s: txindex %s", self.rpc.url,
+                         "on" if self._txindex else "off")
+        return self._txindex
+
+    def output_and_height(self, txid: str, vout: int) -> tuple[int, int] | None:
+        """`outputs_and_heights` for one outpoint."""
+        return self.outputs_and_heights([(txid, vout)])[0]
+
+    def outputs_and_heights(self, outpoints: Sequence[tuple[str, int]]
+                            ) -> list[tuple[int, int] | None]:
+        """(value in sats, height of the block that mined it) per outpoint, from the
+        txindex, in two batched requests (`getrawtransaction` verbose, `getblockheader`).
+
+        None for an outpoint the node cannot place: no txindex, txid unknown to the index
+        (or the index still catching up), no such output, or a block off the active chain
+        (a stale index entry left by a reorg). Those stay unknown rather than guessed.
+        """
+        out: list[tuple[int, int] | None] = [None] * len(outpoints)
+        if not outpoints or not self.has_txindex():
+            return out
+        txs = self._verbose_txs(sorted({txid for txid, _ in outpoints}))
+        hashes = sorted({str(tx["blockhash"]) for tx in txs.values() if "blockhash" in tx})
+        headers = dict(zip(hashes, self.rpc.batch([("getblockheader", [h, True])
+                                                   for h in hashes]), strict=True))
+        for i, (txid, vout) in enumerate(outpoints):
+            tx = txs.get(txid)
+            if tx is None or "blockhash" not in tx:
+                continue  # unknown, or only in the mempool
+            header = headers[str(tx["blockhash"])]
+            if int(header.get("confirmations", -1)) < 0:
+                _logger.warning("txindex places %s in block %s, which is not in the active "
+                                "chain: its amount stays unknown", txid, tx["blockhash"])
+                continue
+            outs = tx.get("vout")
+            if not isinstance(outs, list) or not 0 <= vout < len(outs):
+                continue
+            try:
+                value = btc_to_sat(outs[vout]["value"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise NodeProtocolError(self.rpc.url, f"getrawtransaction {txid}: output "
+                                        f"{vout} has no valid value ({exc})") from None
+            out[i] = (value, int(header["height"]))
+        return out
+
+    def _verbose_txs(self, txids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """`getrawtransaction <txid> 1` for each txid the node knows, batched; a txid it
+        answers -5 for (not indexed) is left out."""
+        found: dict[str, dict[str, Any]] = {}
+        todo = list(txids)
+        while todo:
+            try:
+                results = self.rpc.batch([("getrawtransaction", [t, 1]) for t in todo])
+            except InvalidAddressOrKey as exc:
+                # NOTE: one unknown txid fails the whole batch answer; drop it, ask again.
+                k = exc.batch_index or 0
+                _logger.info("txindex of %s does not know %s: %s", self.rpc.url, todo[k],
+                             exc.message)
+                todo.pop(k)
+                continue
+            for txid, tx in zip(todo, results, strict=True):
+                if not isinstance(tx, dict):
+                    raise NodeProtocolError(self.rpc.url,
+                                            f"getrawtransaction {txid} 1 is not an object")
+                found[txid] = tx
+            break
+        return found
 
     # --- lifetime ---------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Read-side queries behind `locked`, `positions`, `events`, `status` (and the views).
 
 All of them answer "as of height H": a position counts at H when the block that created it
-is at or below H and it is unspent at H. Rows are returned as plain dicts in the contract's
+is at or below H and it is unspent at H (an output discovered later, whose creation height
+the node told, counts from its creation). Rows are returned as plain dicts in the contract's
 JSON shape, protocol fields from `data` merged in (core keys win on a clash).
 """
 
@@ -20,7 +21,10 @@ P = t.positions.c
 
 
 def _unspent_at(height: int) -> Any:
-    return and_(P.height <= height, P.created_height <= height,
+    # NOTE: by creation, not by the block that recorded the row: an output discovered when
+    # spent whose creation height the node told (txindex) counts from then until its spend
+    # (history filled in after the fact). Every other row has created_height == height.
+    return and_(P.created_height <= height,
                 or_(P.spent_height.is_(None), P.spent_height > height))
 
 
@@ -78,7 +82,7 @@ def _row(r: Any, core: dict[str, Any]) -> dict[str, Any]:
 
 def positions(engine: Engine, protocol: str, height: int, *,
               include_spent: bool = False) -> list[dict[str, Any]]:
-    q = select(t.positions).where(P.protocol == protocol, P.height <= height)
+    q = select(t.positions).where(P.protocol == protocol, P.created_height <= height)
     if not include_spent:
         q = q.where(_unspent_at(height))
     q = q.order_by(P.created_height, P.tx_index, P.txid, P.vout)

@@ -1,14 +1,22 @@
 """Bitcoin Core's JSON views of blocks and the chain (rpc/blockchain.cpp), shared by RPC and REST.
 
-Field names and order are Core v28's: `blockheaderToJSON`, `blockToJSON` at verbosity 1 and
-`getblockchaininfo`.
+Field names and order are Core v28's: `blockheaderToJSON`, `blockToJSON` at verbosity 1,
+`getblockchaininfo` and `TxToUniv` (core_write.cpp) for getrawtransaction.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from indexer.chain.block import Tx
+from indexer.chain.script import OP_0, OP_1, OP_16, ScriptError, tokenize
 from regtest.node.chainstate import BlockEntry, Chainstate
+
+_OP_RETURN = 0x6A
+_OP_CHECKSIG = 0xAC
+_OP_CHECKMULTISIG = 0xAE
+_OP_16_PUSH_MAX = 0x60  # opcodes up to OP_16 count as pushes (IsPushOnly)
 
 
 def difficulty(bits: int) -> float:
@@ -91,3 +99,85 @@ def blockchain_info(cs: Chainstate) -> dict[str, Any]:
         out["automatic_pruning"] = False  # manual pruning (prune=1), as pruneblockchain uses
     out["warnings"] = []
     return out
+
+
+def amount(sat: int) -> Decimal:
+    """Core's ValueFromAmount: BTC with exactly 8 decimals (univalue writes them all)."""
+    return Decimal(sat).scaleb(-8)
+
+
+def _is_pubkey(b: bytes) -> bool:
+    """CPubKey's size check by the first byte (what Solver's MatchPayToPubkey needs)."""
+    return (len(b) == 33 and b[0] in (2, 3)) or (len(b) == 65 and b[0] in (4, 6, 7))
+
+
+def script_type(spk: bytes) -> str:
+    """Core's Solver type name (GetTxnOutputType) for an output script, in Solver's order."""
+    n = len(spk)
+    if n == 23 and spk[0] == 0xA9 and spk[1] == 0x14 and spk[22] == 0x87:
+        return "scripthash"
+    if 4 <= n <= 42 and (spk[0] == OP_0 or OP_1 <= spk[0] <= OP_16) and spk[1] + 2 == n:
+        version = 0 if spk[0] == OP_0 else spk[0] - OP_1 + 1
+        if version == 0:
+            return {22: "witness_v0_keyhash", 34: "witness_v0_scripthash"}.get(
+                n, "nonstandard")
+        if version == 1 and n == 34:
+            return "witness_v1_taproot"
+        if spk == bytes([OP_1, 0x02, 0x4E, 0x73]):
+            return "anchor"
+        return "witness_unknown"
+    try:
+        tokens = tokenize(spk)
+    except ScriptError:
+        return "nonstandard"
+    if n and spk[0] == _OP_RETURN and all(op <= _OP_16_PUSH_MAX for op, _ in tokens[1:]):
+        return "nulldata"
+    if len(tokens) == 2 and tokens[1] == (_OP_CHECKSIG, None) and tokens[0][1] is not None \
+            and _is_pubkey(tokens[0][1]):
+        return "pubkey"
+    if n == 25 and spk[:3] == b"\x76\xa9\x14" and spk[23:] == b"\x88\xac":
+        return "pubkeyhash"
+    if len(tokens) >= 4 and tokens[-1] == (_OP_CHECKMULTISIG, None):
+        m, keys, k = tokens[0][0], tokens[1:-2], tokens[-2][0]
+        if (OP_1 <= m <= OP_16 and OP_1 <= k <= OP_16 and k - OP_1 + 1 == len(keys)
+                and m <= k and all(d is not None and _is_pubkey(d) for _, d in keys)):
+            return "multisig"
+    return "nonstandard"
+
+
+def tx_json(tx: Tx) -> dict[str, Any]:
+    """TxToUniv with include_hex (getrawtransaction verbosity 1), block fields aside.
+
+    NOTE: `asm`, `desc` and `address` are left out of scripts: they need Core's full script
+    disassembly and descriptor inference, and the indexer reads only values and hex.
+    """
+    stripped = len(tx.stripped())
+    weight = stripped * 3 + tx.size
+    vin: list[dict[str, Any]] = []
+    for i, txin in enumerate(tx.inputs):
+        item: dict[str, Any] = {}
+        if tx.is_coinbase:
+            item["coinbase"] = txin.script_sig.hex()
+        else:
+            item["txid"] = txin.prev_txid_hex
+            item["vout"] = txin.prev_vout
+            item["scriptSig"] = {"hex": txin.script_sig.hex()}
+        if tx.witness(i):
+            item["txinwitness"] = [w.hex() for w in tx.witness(i)]
+        item["sequence"] = txin.sequence
+        vin.append(item)
+    return {
+        "txid": tx.txid,
+        "hash": tx.wtxid,
+        "version": tx.version & 0xFFFFFFFF,  # unsigned since Core v27
+        "size": tx.size,
+        "vsize": (weight + 3) // 4,
+        "weight": weight,
+        "locktime": tx.locktime,
+        "vin": vin,
+        "vout": [{"value": amount(out.value), "n": n,
+                  "scriptPubKey": {"hex": out.script_pubkey.hex(),
+                                   "type": script_type(out.script_pubkey)}}
+                 for n, out in enumerate(tx.outputs)],
+        "hex": tx.raw.hex(),
+    }

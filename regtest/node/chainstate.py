@@ -9,6 +9,11 @@ descendants and its ancestors).
 Validation is Core's structure and header rules only (see `validation`): scripts and UTXOs
 are not checked, because the harness only submits consensus-valid blocks it built itself.
 
+With `txindex`, every block connected to the active chain has its transactions recorded by
+txid (Core's `-txindex`). As in Core, a block disconnected by a reorg leaves its entries in
+place (TxIndex has no rewind): they point at the stale block until a later connected block
+holding the same txid overwrites them.
+
 Blocks loaded with `--blocks` are trusted as given: they are served at consecutive heights
 whether or not they link to each other or meet their target (that is how single mainnet
 blocks from the shared vectors are indexed).
@@ -108,10 +113,16 @@ class Chainstate:
     """Block index plus active chain; every public method takes the one lock."""
 
     def __init__(self, params: ChainParams, blocks: list[bytes] | None = None,
-                 start_height: int = 0, prune_below: int | None = None) -> None:
+                 start_height: int = 0, prune_below: int | None = None,
+                 txindex: bool = False) -> None:
+        if txindex and prune_below is not None:
+            # init.cpp refuses the same combination at startup.
+            raise ValueError("Prune mode is incompatible with -txindex.")
         self.params = params
         self.lock = threading.RLock()
         self.prune_below = prune_below
+        #: txid -> the block that last connected it; None when the node runs without one.
+        self.txindex: dict[str, BlockEntry] | None = {} if txindex else None
         self._index: dict[str, BlockEntry] = {}
         self._active: list[BlockEntry] = []
         self._sequence = 0
@@ -147,6 +158,7 @@ class Chainstate:
             if parent is not None:
                 parent.children.append(entry)
             self._active.append(entry)
+            self._index_txs(entry)
             parent = entry
 
     def _new_entry(self, block: Block, height: int, parent: BlockEntry | None,
@@ -276,6 +288,16 @@ class Chainstate:
             raise AssertionError(f"block {new_tip.hash} does not connect to the active chain")
         del self._active[e.height - self.base_height + 1:]
         self._active.extend(reversed(path))
+        for connected in reversed(path):
+            self._index_txs(connected)
+
+    def _index_txs(self, entry: BlockEntry) -> None:
+        """Record a newly connected block's txids in the txindex (when there is one)."""
+        # NOTE: Core's TxIndex skips the genesis block: its coinbase output is unspendable.
+        if self.txindex is None or entry.height == 0 or entry.raw is None:
+            return
+        for txid in entry.stats().txids:
+            self.txindex[txid] = entry
 
     # -- invalidateblock / reconsiderblock ---------------------------------------------------
 

@@ -55,6 +55,13 @@ class ChainParams:
     def genesis(self) -> bytes:
         return genesis_block(*self.genesis_args)
 
+    @property
+    def genesis_merkle_root(self) -> str:
+        """The genesis coinbase's txid (its block's merkle root), which
+        getrawtransaction refuses to serve."""
+        # The header's merkle root sits at bytes 36..68, in internal byte order.
+        return self.genesis()[36:68][::-1].hex()
+
 
 _POW_LIMIT_MAIN = (1 << 224) - 1
 CHAINS: dict[str, ChainParams] = {

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from indexer.chain.block import Block, ParseError, parse_block
+from indexer.chain.block import Block, ParseError, Tx, parse_block
 from regtest.build import compact_size
-from regtest.node.blockjson import block_json, blockchain_info, header_json
+from regtest.node.blockjson import block_json, blockchain_info, header_json, tx_json
+from regtest.node.chainstate import BlockEntry
 from regtest.node.context import NodeContext
 from regtest.node.univalue import write_pretty
 
@@ -260,6 +261,80 @@ def _reconsiderblock(ctx: NodeContext, p: list[Any]) -> Any:
     return None
 
 
+# -- transactions and indexes ------------------------------------------------------------------
+
+
+def _getindexinfo(ctx: NodeContext, p: list[Any]) -> Any:
+    """Core's getindexinfo: one entry per running index, filtered by `index_name`."""
+    cs = ctx.chainstate
+    name = "" if not p or p[0] is None else str(p[0])
+    if cs.txindex is None or name not in ("", "txindex"):
+        return {}
+    # NOTE: the test node indexes each block as it connects it, so the index is always
+    # synced to the tip (Core's is too once its background sync has caught up).
+    return {"txindex": {"synced": True, "best_block_height": cs.height}}
+
+
+def _find_in_block(entry: BlockEntry, txid: str) -> Tx | None:
+    assert entry.raw is not None
+    if txid not in entry.stats().txids:
+        return None
+    return next(tx for tx in parse_block(entry.raw).txs if tx.txid == txid)
+
+
+def _getrawtransaction(ctx: NodeContext, p: list[Any]) -> Any:
+    """Core's getrawtransaction at verbosity 0 and 1 (the test node has no mempool)."""
+    txid = parse_hash(p[0], "parameter 1")
+    cs = ctx.chainstate
+    if txid == cs.params.genesis_merkle_root:
+        raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "The genesis block coinbase is not "
+                       "considered an ordinary transaction and cannot be retrieved")
+    verbosity = 0
+    if len(p) > 1 and p[1] is not None:
+        verbosity = int(p[1]) if isinstance(p[1], bool) else get_int(p[1])
+    given: BlockEntry | None = None
+    if len(p) > 2 and p[2] is not None:
+        given = cs.lookup(parse_hash(p[2], "parameter 3"))
+        if given is None:
+            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found")
+    tx: Tx | None = None
+    where: BlockEntry | None = None
+    if given is not None:
+        if given.raw is None or cs.is_pruned(given):
+            raise RPCError(RPC_MISC_ERROR, "Block not available")
+        tx, where = _find_in_block(given, txid), given
+        missing = "No such transaction found in the provided block"
+    elif cs.txindex is None:
+        missing = ("No such mempool transaction. Use -txindex or provide a block hash to "
+                   "enable blockchain transaction queries")
+    else:
+        where = cs.txindex.get(txid)
+        tx = None if where is None else _find_in_block(where, txid)
+        missing = "No such mempool or blockchain transaction"
+    if tx is None or where is None:
+        raise RPCError(RPC_INVALID_ADDRESS_OR_KEY,
+                       missing + ". Use gettransaction for wallet transactions.")
+    if verbosity <= 0:
+        return tx.raw.hex()
+    if verbosity >= 2:
+        # NOTE: verbosity 2 adds fee and prevouts from the block's undo data, which the
+        # test node does not keep; the indexer never asks for it.
+        raise RPCError(RPC_INVALID_PARAMETER, "The test node serves getrawtransaction "
+                       f"verbosity 0 and 1 only (asked for {verbosity})")
+    out: dict[str, Any] = {}
+    if given is not None:
+        out["in_active_chain"] = cs.contains(given)
+    out.update(tx_json(tx))
+    out["blockhash"] = where.hash
+    if cs.contains(where):
+        out["confirmations"] = cs.confirmations(where)
+        out["time"] = where.header.time
+        out["blocktime"] = where.header.time
+    else:
+        out["confirmations"] = 0
+    return out
+
+
 # -- control and network -----------------------------------------------------------------------
 
 
@@ -332,6 +407,21 @@ METHODS: dict[str, Method] = {m.name: m for m in [
            "If verbosity is 0, returns a string that is serialized, hex-encoded data for "
            "block 'hash'.\nIf verbosity is 1, returns an Object with information about "
            "block <hash>.", _getblock),
+    Method("getrawtransaction", (
+        Arg("txid", "string", True, "The transaction id"),
+        Arg("verbosity|verbose", "", False, "0 for hex-encoded data, 1 for a JSON object, "
+            "and 2 for JSON object with fee and prevout"),
+        Arg("blockhash", "string", False, "The block in which to look for the "
+            "transaction")),
+           "By default, this call only returns a transaction if it is in the mempool. If "
+           "-txindex is enabled\nand no blockhash argument is passed, it will return the "
+           "transaction if it is in the mempool or any block.\nIf a blockhash argument is "
+           "passed, it will return the transaction if\nthe specified block is available and "
+           "the transaction is in that block.", _getrawtransaction),
+    Method("getindexinfo", (Arg("index_name", "string", False, "Filter results for an "
+                                "index with a specific name."),),
+           "Returns the status of one or all available indices currently running in the "
+           "node.", _getindexinfo),
     Method("submitblock", (Arg("hexdata", "string", True, "the hex-encoded block data to "
                                "submit"),
                            Arg("dummy", "string", False, "dummy value, for compatibility "

@@ -138,6 +138,7 @@ class TestNode:
     `TestNode(chain="regtest", port=0)` then `.start()` (or use it as a context manager);
     `.url` carries the credentials. `.stop_serving()`/`.start_serving()` simulate an outage
     on the same port; `.set_warmup(...)` switches Core's -28 warm-up answers on and off.
+    `txindex=True` runs it like `bitcoind -txindex` (off by default, as in Core).
     """
 
     __test__ = False  # not a pytest test class despite the name
@@ -146,9 +147,11 @@ class TestNode:
                  blocks: list[bytes] | None = None, start_height: int = 0,
                  rpcuser: str | None = None, rpcpassword: str | None = None,
                  datadir: Path | str | None = None, rest: bool = True,
-                 warmup: float = 0.0, prune_below: int | None = None) -> None:
+                 warmup: float = 0.0, prune_below: int | None = None,
+                 txindex: bool = False) -> None:
         self.params = chain_params(chain)
-        self.chainstate = Chainstate(self.params, blocks, start_height, prune_below)
+        self.chainstate = Chainstate(self.params, blocks, start_height, prune_below,
+                                     txindex=txindex)
         self.context = NodeContext(self.chainstate, rest_enabled=rest, on_stop=self._on_rpc_stop)
         if warmup > 0:
             self.context.set_warmup(True, warmup)

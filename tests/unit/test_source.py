@@ -241,3 +241,17 @@ def test_rest_warmup_is_retried(core: FakeCore, ft: FakeTime) -> None:
         core.warmup_calls = 2
         assert src.raw_blocks([core.hashes[0]]) == core.blocks[:1]
     assert ft.sleeps == [0.25, 0.5]
+
+
+# --- txindex --------------------------------------------------------------------------------
+
+
+def test_a_node_without_getindexinfo_has_no_txindex(core: FakeCore, ft: FakeTime) -> None:
+    with open_source(core.url, ft) as src:
+        assert src.has_txindex() is False
+        assert src.has_txindex() is False
+        # Asked once; with no index, lookups cost no request and tell nothing.
+        assert core.calls.count("getindexinfo") == 1
+        before = len(core.calls)
+        assert src.outputs_and_heights([("11" * 32, 0)]) == [None]
+        assert len(core.calls) == before

@@ -212,8 +212,13 @@ def test_peg_addresses_derive_from_deposit_keys() -> None:
 
 
 def test_non_minimal_or_lookalike_deposit_scripts_rejected() -> None:
-    good = build_deposit_script(80_000, "SP000000000000000000002Q6VF78", b"\x11" * 32)
+    # the generator's x coordinate: a valid x-only key
+    key = bytes.fromhex("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")
+    good = build_deposit_script(80_000, "SP000000000000000000002Q6VF78", key)
     assert parse_deposit_script(good) is not None
+    # a signers key that is not on the curve makes an unspendable leaf, not a deposit
+    off_curve = build_deposit_script(80_000, "SP000000000000000000002Q6VF78", b"\x11" * 32)
+    assert parse_deposit_script(off_curve) is None
     # same data behind OP_PUSHDATA1 (non-minimal): validators reject it, so do we
     assert parse_deposit_script(b"\x4c\x1e" + good[1:]) is None
     assert parse_deposit_script(good[:-1] + b"\xad") is None  # CHECKSIGVERIFY
