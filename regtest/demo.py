@@ -79,6 +79,10 @@ def run_demo(db_path: str, *, quiet: bool = False,
     return report
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def demo_notes(db_path: str) -> list[str]:
     """Lines printed under the demo's table: each protocol's story in one or two lines."""
     from adapters.stacks.pox import cycle_totals  # regtest may use adapters; the core may not
@@ -92,15 +96,16 @@ def demo_notes(db_path: str) -> list[str]:
     if stakes:
         stakers = {p["staker_pk"] for p in stakes if p.get("staker_pk")}
         fps = {p["finality_provider_pk"] for p in stakes if p.get("finality_provider_pk")}
-        notes.append(f"babylon: {len(stakers)} stakers behind {len(fps)} finality providers "
-                     f"hold {len(stakes)} locked outputs")
+        notes.append(f"babylon: {_n(len(stakers), 'staker')} behind "
+                     f"{_n(len(fps), 'finality provider')} hold "
+                     f"{_n(len(stakes), 'locked output')}")
     cycles = cycle_totals(queries.events(engine, "stacks", kinds=["block_commit"]))
     if cycles:
         last = max(cycles)
         t = cycles[last]
-        notes.append(f"stacks PoX: reward cycle {last}: {t['commits']} block-commits paid "
-                     f"{btc(t['paid_sat'])} BTC to stackers and burned {btc(t['burned_sat'])}"
-                     f" BTC ({len(t['by_miner'])} miners)")
+        notes.append(f"stacks PoX: reward cycle {last}: {_n(t['commits'], 'block-commit')} "
+                     f"paid {btc(t['paid_sat'])} BTC to stackers and burned "
+                     f"{btc(t['burned_sat'])} BTC ({_n(len(t['by_miner']), 'miner')})")
     peg = [p for p in queries.positions(engine, "stacks", queries.indexed_height(engine) or 0)
            if p["status"] == "peg"]
     if peg:
