@@ -41,6 +41,7 @@ from indexer.sync import (
     BlockFeed,
     BlockSource,
     Candidate,
+    OutlineHeader,
     RawCandidate,
     bad_block,
     check_merkle,
@@ -158,7 +159,7 @@ def _run_job(job: Job) -> list[Digest] | str:
 # ---------------------------------------------------------------------------- writer side
 
 
-class DigestCandidate:
+class DigestCandidate(OutlineHeader):
     """A `Candidate` from a worker's digest; fetches the block again only if it must."""
 
     __slots__ = ("_block", "_fetch", "_outline", "_raw", "_txs", "digest", "height")
@@ -176,17 +177,6 @@ class DigestCandidate:
     @property
     def hash(self) -> str:
         return self.digest.hash
-
-    @property
-    def prev_hash(self) -> str:
-        return self._outline.header.prev_hash
-
-    @property
-    def time(self) -> int:
-        return self._outline.header.time
-
-    def spends_any(self, keys: set[bytes]) -> bool:
-        return self._outline.spends_any(keys)
 
     def contains(self, needle: bytes) -> bool:
         if needle in self.digest.checked:

@@ -132,7 +132,25 @@ def bad_block(height: int, want: str, exc: ParseError) -> BadBlockError:
                          f"{exc}")
 
 
-class RawCandidate:
+class OutlineHeader:
+    """What every candidate answers from its outline: linkage, time, tracked spends."""
+
+    __slots__ = ()
+    _outline: BlockOutline
+
+    @property
+    def prev_hash(self) -> str:
+        return self._outline.header.prev_hash
+
+    @property
+    def time(self) -> int:
+        return self._outline.header.time
+
+    def spends_any(self, keys: set[bytes]) -> bool:
+        return self._outline.spends_any(keys)
+
+
+class RawCandidate(OutlineHeader):
     """A candidate over raw bytes: outline walk first, full parse only when asked."""
 
     __slots__ = ("_block", "_outline", "_txs", "height", "raw", "want")
@@ -155,17 +173,6 @@ class RawCandidate:
     @property
     def hash(self) -> str:
         return self.want
-
-    @property
-    def prev_hash(self) -> str:
-        return self._outline.header.prev_hash
-
-    @property
-    def time(self) -> int:
-        return self._outline.header.time
-
-    def spends_any(self, keys: set[bytes]) -> bool:
-        return self._outline.spends_any(keys)
 
     def contains(self, needle: bytes) -> bool:
         return needle in self.raw
