@@ -18,15 +18,14 @@ import hashlib
 import json
 import os
 import struct
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.chain.block import hash256, merkle_root, parse_block
+from regtest.backend import start_testnode
 from regtest.build import (
     REGTEST_BITS,
     REGTEST_GENESIS_HASH,
@@ -184,25 +183,13 @@ def serve(chain: Chain) -> Iterator[str]:
     A separate process, so the node's CPU is not charged to (or GIL-shared with) the
     measured client, as with a real bitcoind on the same machine.
     """
-    cmd = [sys.executable, "-m", "regtest", "serve", "--port", "0", "--start-height", "1",
-           "--rpcuser", "bench", "--rpcpassword", "bench", "--blocks",
-           *(str(f) for f in chain.files)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    node = start_testnode(extra_args=["--start-height", "1", "--rpcuser", "bench",
+                                      "--rpcpassword", "bench", "--blocks",
+                                      *(str(f) for f in chain.files)])
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.startswith("rpc="):
-            err = proc.stderr.read() if proc.stderr else ""
-            raise RuntimeError(f"the test node did not start: {line} {err}")
-        threading.Thread(target=proc.stdout.read, daemon=True).start()
-        yield line[4:]
+        yield node.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        node.stop()
 
 
 __all__ = ["Chain", "build", "default_cache", "serve", "witness_commitment"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -80,7 +80,6 @@ class DaemonStats:
     blocks: int = 0
     seconds: float = 0.0
     caught_up: bool = False
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Daemon:
@@ -159,11 +158,9 @@ class Daemon:
             self._on_progress(p)
 
     def _step(self) -> None:
-        before = self.stats.indexed_height
-        fork = self.syncer.check_reorg()
-        if fork is not None:
+        # NOTE: check_reorg logs the reorg (from our top to the fork) itself, once.
+        if self.syncer.check_reorg() is not None:
             self.stats.rollbacks += 1
-            _logger.warning("reorg: rolled back from %s to %d; re-indexing", before, fork)
             self.stats.caught_up = False
         tip_height, tip_hash = self.source.tip()
         self.stats.tip_height = tip_height

@@ -15,12 +15,12 @@ from the raw bytes at the outline's offsets; a mainnet block holds ~5,000 transa
 an adapter typically wants a handful. Two things can make a transaction matter that the
 needles and tracked outpoints at the start of the block do not show: it spends a position
 created earlier in the same block, or it holds a needle the adapter learned in this block
-(a federation or peg script taught by a migration or sweep). The first is covered up
-front by also handing over every transaction spending an output of a candidate. After
-each scan the syncer checks both against the outline and, when a transaction was left
-out, scans the block again with it added (adapters are pure, so a scan can be thrown
-away; in practice only a needle learned mid-block does this). The result equals
-a scan of the whole block (`full_blocks=True`, which the equivalence tests compare with).
+(a federation or peg script taught by a migration or sweep). After each scan the syncer
+checks both against the outline and, when a transaction was left out, scans the block
+again with it added (adapters are pure, so a scan can be thrown away; both cases are rare
+in real blocks, so one precise check beats handing over every same-block spender of every
+candidate up front). The result equals a scan of the whole block (`full_blocks=True`,
+which the equivalence tests compare with).
 
 An adapter may emit an output it only learned about when it was spent (a `NewPosition`
 with `spent_by` set and `data["amount_known"] is False`: a spend does not state the amount
@@ -272,10 +272,6 @@ class Syncer:
             out.update(a.needles(self._state[a.name]))
         return frozenset(out), every
 
-    def cursor(self, name: str) -> int | None:
-        c = self.store.cursors().get(name)
-        return None if c is None else c[0]
-
     def next_height(self, default_start: int | None = None) -> int:
         """The lowest height some adapter still needs."""
         cursors = self.store.cursors()
@@ -431,7 +427,6 @@ class Syncer:
                 picked = outline.txs_spending(keys)
             for n in hits:
                 picked |= outline.txs_containing(raw, n)
-            picked = _with_children(cand, picked)
         pending = self._pending[name]
 
         def load(txid: str, vout: int) -> Position | None:
@@ -499,24 +494,6 @@ class Syncer:
             records[i] = replace(rec, value_sat=value, created_height=created,
                                  data={**rec.data, "amount_known": True,
                                        "amount_source": "txindex"})
-
-
-def _with_children(cand: Candidate, picked: set[int]) -> set[int]:
-    """`picked` plus every transaction spending an output of one of them, transitively.
-
-    A candidate may create a position that a later transaction of the same block spends
-    (a stake unbonded in the block it was made in); that spender holds no needle. Handing
-    over the children up front costs one hash per candidate and one search of the input
-    outpoints per txid, and spares the second scan `_missed` would otherwise cause.
-    """
-    outline = cand.outline()
-    out = set(picked)
-    todo = picked
-    while todo:
-        parents = cand.partial(todo).txs
-        todo = outline.txs_spending_from(tx.txid_bytes for tx in parents) - out
-        out |= todo
-    return out
 
 
 def _missed(adapter: Adapter, cand: Candidate, view: ScanView,

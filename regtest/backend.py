@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,14 +183,17 @@ def start_docker(chain: str = "regtest") -> RunningNode:
     return RunningNode("docker", url, lambda: container.stop(timeout=10))
 
 
-def testnode_argv(chain: str = "regtest") -> list[str]:
-    return [sys.executable, "-m", "regtest", "serve", "--chain", chain, "--port", "0"]
+def testnode_argv(chain: str = "regtest", extra_args: Sequence[str] = ()) -> list[str]:
+    return [sys.executable, "-m", "regtest", "serve", "--chain", chain, "--port", "0",
+            *extra_args]
 
 
-def start_testnode(chain: str = "regtest") -> RunningNode:
-    """The project's test node; it prints `rpc=http://USER:PASS@127.0.0.1:P` first."""
+def start_testnode(chain: str = "regtest", extra_args: Sequence[str] = ()) -> RunningNode:
+    """The project's test node, in its own process (`extra_args` go to `regtest serve`,
+    e.g. `--blocks`); it prints `rpc=http://USER:PASS@127.0.0.1:P` first."""
     errlog = tempfile.TemporaryFile()  # noqa: SIM115  (read back only on failure)
-    proc = subprocess.Popen(testnode_argv(chain), stdout=subprocess.PIPE, stderr=errlog,
+    proc = subprocess.Popen(testnode_argv(chain, extra_args), stdout=subprocess.PIPE,
+                            stderr=errlog,
                             text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()

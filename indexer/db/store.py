@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,14 +248,6 @@ class Store:
                 conn.execute(update(t.cursors).where(c.height > height)
                              .values(height=height, hash=keep))
         _logger.debug("rolled back above height %d", height)
-
-    def delete_adapters(self, names: Iterable[str]) -> None:
-        """Forget everything of these adapters (used by `reindex`)."""
-        with self.engine.begin() as conn:
-            for name in names:
-                for table in (t.positions, t.events, t.rejects, t.adapter_state):
-                    conn.execute(delete(table).where(table.c.protocol == name))
-                conn.execute(delete(t.cursors).where(t.cursors.c.adapter == name))
 
 
 _TABLES = {tb.name: tb for tb in (t.blocks, t.positions, t.events, t.rejects, t.adapter_state)}
