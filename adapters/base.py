@@ -28,7 +28,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from indexer.chain.block import Block, OutPoint, Tx, TxIn, txid_from_hex
+from indexer.chain.block import Block, InOpReturn, Needle, OutPoint, Tx, TxIn, txid_from_hex
+
+__all__ = ["JSON", "Adapter", "AdapterError", "Event", "InOpReturn", "Needle", "NewPosition",
+           "ParamsError", "Position", "PositionLoader", "Record", "Rejected", "ScanView",
+           "StateUpdate"]
 
 JSON = dict[str, Any]
 
@@ -205,13 +209,16 @@ class Adapter(ABC):
     def start_height(self) -> int:
         """The first height worth scanning on this chain."""
 
-    def needles(self, state: Mapping[str, Any]) -> Sequence[bytes]:
+    def needles(self, state: Mapping[str, Any]) -> Sequence[Needle]:
         """Byte strings, one of which every transaction the adapter must see contains.
 
         A transaction whose bytes hold none of them and that spends none of the adapter's
         positions is not handed to `scan`; a block with no such transaction is skipped.
         So the needles must cover every kind of transaction the protocol reacts to (tags,
         tracked scriptPubKeys, keys a spend reveals), in the adapter's current `state`.
+        A tag that only ever sits in an OP_RETURN output is given as `InOpReturn(tag)`:
+        it is then searched in the block's OP_RETURN scripts only (cheaper, and a short
+        tag stops matching random bytes of signatures and hashes elsewhere).
         `()` means nothing to look for: the adapter only wakes for spends of its positions
         (an idle adapter). To see every block, set `scans_every_block` instead.
         """

@@ -7,6 +7,7 @@ import threading
 from contextlib import ExitStack
 
 from indexer.app import adapters_for, open_node, open_store
+from indexer.chain.block import native_walk
 from indexer.config import Settings
 from indexer.daemon import Daemon, Waker
 from indexer.errors import ConfigError, OperatorError
@@ -76,7 +77,8 @@ def run_backfill(settings: Settings, from_: int | None, to: int | None, names: l
                 NodeArgs(settings.rpc, settings.cookie_file, settings.rpc_retry_seconds,
                          node.uses_rest), n))
             feed = pipe.feed(node, syncer.needles)
-            _logger.info("fetching and pre-filtering in %d worker processes", n)
+            _logger.info("fetching and pre-filtering in %d worker %s; block walk: %s", n,
+                         pipe.kind, native_walk())
         while not stop.is_set():
             done = syncer.sync(start, end, should_stop=stop.is_set, on_progress=reporter,
                                feed=feed)

@@ -1,13 +1,13 @@
 """One sync step, shared by `backfill` and the daemon: reorg check → fetch → scan → commit.
 
-The syncer keeps, per adapter, the set of its unspent outpoints and its key/value state in
-memory (loaded from the database, updated as blocks are scanned, reloaded after a rollback
-or a failed write), so that a block with nothing for an adapter costs one `bytes.find` per
-needle and one set lookup per input.
+The syncer keeps, per adapter, the set of its unspent outpoints (`OutpointKeys`), its
+key/value state and the needles that state implies in memory (loaded from the database,
+updated as blocks are scanned, reloaded after a rollback or a failed write), so that a
+block with nothing for an adapter costs one search per needle and one set probe per input.
 
 Blocks reach the scan as `Candidate`s: the raw bytes (or, from the parallel pipeline, what
-worker processes already found in them) and the block's outline. A block with nothing of
-interest costs one outline walk (no `Tx` views, no hashing) and the needle searches.
+its workers already found in them) and the block's outline. A block with nothing of
+interest costs one outline walk and merkle check (no `Tx` views) and the needle searches.
 
 An adapter that is woken gets a *partial* block: `Tx` views of its candidate transactions
 only (those overlapping one of its needles, those spending one of its positions), cut
@@ -38,11 +38,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
-from adapters.base import Adapter, NewPosition, Position, Record, ScanView
+from adapters.base import Adapter, NewPosition, Position, Record, ScanView, StateUpdate
 from indexer.chain.block import (
     Block,
     BlockOutline,
+    Keys,
+    Needle,
     OutPoint,
+    OutpointKeys,
     ParseError,
     Tx,
     outline_block,
@@ -98,12 +101,16 @@ class Candidate(Protocol):
     @property
     def time(self) -> int: ...
 
-    def spends_any(self, keys: set[bytes]) -> bool:
+    def spends_any(self, keys: Keys) -> bool:
         """Whether an input spends one of these outpoints (`outpoint_key` form)."""
         ...
 
-    def contains(self, needle: bytes) -> bool:
-        """Whether `needle` occurs anywhere in the block's bytes."""
+    def contains(self, needle: Needle) -> bool:
+        """Whether `needle` occurs in the block's bytes where it counts."""
+        ...
+
+    def txs_containing(self, needle: Needle) -> set[int]:
+        """Indexes of the transactions holding `needle` where it counts."""
         ...
 
     def block(self) -> Block:
@@ -146,7 +153,7 @@ class OutlineHeader:
     def time(self) -> int:
         return self._outline.header.time
 
-    def spends_any(self, keys: set[bytes]) -> bool:
+    def spends_any(self, keys: Keys) -> bool:
         return self._outline.spends_any(keys)
 
 
@@ -174,8 +181,11 @@ class RawCandidate(OutlineHeader):
     def hash(self) -> str:
         return self.want
 
-    def contains(self, needle: bytes) -> bool:
-        return needle in self.raw
+    def contains(self, needle: Needle) -> bool:
+        return self._outline.contains(self.raw, needle)
+
+    def txs_containing(self, needle: Needle) -> set[int]:
+        return self._outline.txs_containing(self.raw, needle)
 
     def block(self) -> Block:
         if self._block is None:
@@ -246,9 +256,12 @@ class Syncer:
         self.full_blocks = full_blocks
         self._tracked: dict[str, set[OutPoint]] = {}
         # The same outpoints in wire form, for the outline's one-lookup-per-input check.
-        self._keys: dict[str, set[bytes]] = {}
+        self._keys: dict[str, OutpointKeys] = {}
         self._pending: dict[str, dict[OutPoint, Position]] = {}
         self._state: dict[str, dict[str, Any]] = {}
+        # Each adapter's needles in its current state: asked again only when a block
+        # changed that state (some build them from it, e.g. Powpeg's federation book).
+        self._needles: dict[str, tuple[Needle, ...]] = {}
         self.reload()
 
     # ------------------------------------------------------------------ state
@@ -256,20 +269,28 @@ class Syncer:
         """Reload in-memory adapter state from the database (after rollback or failure)."""
         for a in self.adapters:
             self._tracked[a.name] = self.store.tracked_outpoints(a.name)
-            self._keys[a.name] = {outpoint_key(op) for op in self._tracked[a.name]}
+            self._keys[a.name] = OutpointKeys(outpoint_key(op) for op in self._tracked[a.name])
             self._pending[a.name] = {}
             self._state[a.name] = self.store.load_state(a.name)
+        self._needles.clear()
 
-    def needles(self) -> tuple[frozenset[bytes], bool]:
+    def _adapter_needles(self, adapter: Adapter) -> tuple[Needle, ...]:
+        got = self._needles.get(adapter.name)
+        if got is None:
+            got = self._needles[adapter.name] = tuple(
+                adapter.needles(self._state[adapter.name]))
+        return got
+
+    def needles(self) -> tuple[frozenset[Needle], bool]:
         """Every adapter's needles in its current state, and whether every block must be
         scanned whole (an adapter sets `scans_every_block`, or `full_blocks`): what the
         pipeline's workers look for. An adapter with no needles adds nothing: it only
         wakes for spends of its positions, which the outline shows."""
-        out: set[bytes] = set()
+        out: set[Needle] = set()
         every = self.full_blocks
         for a in self.adapters:
             every = every or a.scans_every_block
-            out.update(a.needles(self._state[a.name]))
+            out.update(self._adapter_needles(a))
         return frozenset(out), every
 
     def next_height(self, default_start: int | None = None) -> int:
@@ -414,19 +435,17 @@ class Syncer:
         keys = self._keys[name]
         state = self._state[name]
         whole = self.full_blocks or adapter.scans_every_block
-        needles = adapter.needles(state)
+        needles = self._adapter_needles(adapter)
         picked: set[int] = set()
         if not whole:
             spends_tracked = bool(keys) and cand.spends_any(keys)
             hits = [n for n in needles if cand.contains(n)]
             if not hits and not spends_tracked:
                 return AdapterBlock()
-            raw = cand.raw_block()  # before the outline: a re-fetch may replace it
-            outline = cand.outline()
             if spends_tracked:
-                picked = outline.txs_spending(keys)
+                picked = cand.outline().txs_spending(keys)
             for n in hits:
-                picked |= outline.txs_containing(raw, n)
+                picked |= cand.txs_containing(n)
         pending = self._pending[name]
 
         def load(txid: str, vout: int) -> Position | None:
@@ -470,6 +489,8 @@ class Syncer:
                 pending[op] = Position(p.txid, p.vout, p.value_sat, height, p.status,
                                        p.locked, p.data)
         self._state[name] = view.current_state
+        if _updates_state(view):
+            self._needles.pop(name, None)
         return out
 
     def _fill_amounts(self, records: list[Record], height: int) -> None:
@@ -497,7 +518,7 @@ class Syncer:
 
 
 def _missed(adapter: Adapter, cand: Candidate, view: ScanView,
-            needles: Sequence[bytes]) -> set[int]:
+            needles: Sequence[Needle]) -> set[int]:
     """Transactions a scan of the whole block would have handed the adapter that the
     start-of-block needles and tracked outpoints did not pick: spends of positions created
     in this block, and holders of needles the block's own state updates added."""
@@ -505,12 +526,14 @@ def _missed(adapter: Adapter, cand: Candidate, view: ScanView,
     created = {outpoint_key((txid_from_hex(r.txid), r.vout)) for r in view.records
                if isinstance(r, NewPosition) and r.spent_by is None}
     out = outline.txs_spending(created)
-    learned = set(adapter.needles(view.current_state)).difference(needles)
-    if learned:
-        raw = cand.raw_block()
-        for n in learned:
-            out |= outline.txs_containing(raw, n)
+    if _updates_state(view):
+        for n in set(adapter.needles(view.current_state)).difference(needles):
+            out |= cand.txs_containing(n)
     return out
+
+
+def _updates_state(view: ScanView) -> bool:
+    return any(isinstance(r, StateUpdate) for r in view.records)
 
 
 def _take(stream: Iterator[Candidate], n: int) -> Iterator[Candidate]:

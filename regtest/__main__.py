@@ -7,8 +7,8 @@ parent process can read it and connect. Operator errors are one line on stderr, 
 from __future__ import annotations
 
 import argparse
+import re
 import signal
-import string
 import sys
 import threading
 from pathlib import Path
@@ -42,12 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def _read_block(path: Path) -> bytes:
     try:
         text = path.read_text().strip()
     except (OSError, UnicodeDecodeError) as e:
         raise SystemExit(f"error: cannot read block file {path}: {e}") from None
-    if not text or len(text) % 2 or not all(c in string.hexdigits for c in text):
+    # NOTE: a regex, not a per-character loop: a mainnet-size block is 3.3 M characters.
+    if not text or len(text) % 2 or _HEX.fullmatch(text) is None:
         raise SystemExit(f"error: {path} does not hold one block as hex")
     return bytes.fromhex(text)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,20 @@ def test_mypy_strict_is_clean() -> None:
         pytest.skip("mypy is not installed (pip install -e '.[dev]')")
     res = _run(sys.executable, "-m", "mypy")
     assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-2000:]
+
+
+def test_compiled_walk_builds_without_warnings() -> None:
+    """`_outline.c` (and the SHA-256 it includes) compiles warning-free as C99 with the
+    warnings most likely to hide a bug turned into errors."""
+    import sysconfig
+
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    include = sysconfig.get_paths()["include"]
+    if cc is None or not (REPO / "indexer" / "chain" / "_outline.c").exists():
+        pytest.skip("no C compiler on this machine")
+    if not (Path(include) / "Python.h").exists():
+        pytest.skip(f"no Python headers in {include}")
+    res = _run(cc, "-fsyntax-only", "-std=c99", "-Wall", "-Wextra", "-Wshadow",
+               "-Wstrict-prototypes", "-Werror", f"-I{include}",
+               "indexer/chain/_outline.c")
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from adapters.babylon.decode import tag_prefix
@@ -41,6 +42,8 @@ from adapters.base import (
     JSON,
     Adapter,
     Event,
+    InOpReturn,
+    Needle,
     NewPosition,
     Position,
     Rejected,
@@ -61,6 +64,14 @@ TVL_KEY = "tvl_sat"
 NUMS_CONTROL_PREFIXES = (b"\xc0" + NUMS_X, b"\xc1" + NUMS_X)
 FPS_KEY = "fps_seen"
 
+
+
+@cache
+def _registry_keys() -> tuple[tuple[bytes, ...], frozenset[bytes]]:
+    """The registry's finality-provider keys in its order, and as a set (built once: the
+    phase-2 discovery asks for them for every NUMS script-path spend of every block)."""
+    keys = tuple(load_fp_registry())
+    return keys, frozenset(keys)
 
 class BabylonAdapter(Adapter):
     name = "babylon"
@@ -94,7 +105,7 @@ class BabylonAdapter(Adapter):
         first = self.params.first_height
         return NEVER if first is None else first
 
-    def needles(self, state: Mapping[str, Any]) -> Sequence[bytes]:
+    def needles(self, state: Mapping[str, Any]) -> Sequence[Needle]:
         if not self.enabled:
             return ()
         # What a tx must hold for `scan` to do anything with it (spends of tracked
@@ -105,7 +116,7 @@ class BabylonAdapter(Adapter):
         #   control block `c0|c1 || NUMS`, so that 33-byte prefix, not the bare key. The
         #   bare NUMS key also sits in ordinary mainnet taproot spends, which would make
         #   most blocks candidates for nothing.
-        out = [tag_prefix(t) for t in self.params.tags]
+        out: list[Needle] = [InOpReturn(tag_prefix(t)) for t in self.params.tags]
         out += [covs[0] for covs, _ in self._known_sets]
         out += NUMS_CONTROL_PREFIXES
         return tuple(dict.fromkeys(out))
@@ -120,14 +131,17 @@ class BabylonAdapter(Adapter):
         fps0: list[str] = view.state(FPS_KEY, [])
         run = _BlockRun(self, view, pv, tvl0, {bytes.fromhex(h) for h in fps0})
         # NOTE: discovery needs every input's witness; skip it unless the NUMS key is in
-        # the block at all (one bytes scan), then per tx.
-        nums_here = NUMS_X in block.raw
+        # the transaction, searched in its own range of the block's buffer (no copies).
+        # A whole block is searched once first; a partial one holds a handful of
+        # transactions, cheaper to search one by one than the whole 1.6 MB.
+        raw = block.raw
+        nums_here = block.partial or NUMS_X in raw
         for tx in block.txs:
             if tx.is_coinbase:
                 continue
             if pv is not None:
                 run.stake(tx, pv)
-            run.spends(tx, nums_here and NUMS_X in tx.raw)
+            run.spends(tx, nums_here and raw.find(NUMS_X, tx.start, tx.end) >= 0)
         if run.tvl != tvl0:
             view.emit(StateUpdate(TVL_KEY, run.tvl))
         fps = sorted(fp.hex() for fp in run.fps)
@@ -135,7 +149,9 @@ class BabylonAdapter(Adapter):
             view.emit(StateUpdate(FPS_KEY, fps))
 
     def fp_candidates(self, seen: set[bytes]) -> list[bytes]:
-        return [*load_fp_registry(), *sorted(seen - set(load_fp_registry()))]
+        known, known_set = _registry_keys()
+        extra = seen - known_set
+        return [*known, *sorted(extra)] if extra else list(known)
 
     def identify(self, sp: ScriptPathSpend, leaf: Leaf, seen: set[bytes]
                  ) -> SpentOutput | None:

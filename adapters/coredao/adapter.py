@@ -20,6 +20,8 @@ from adapters.base import (
     JSON,
     Adapter,
     Event,
+    InOpReturn,
+    Needle,
     NewPosition,
     Position,
     Record,
@@ -237,8 +239,8 @@ class CoreDaoAdapter(Adapter):
     def start_height(self) -> int:
         return self.params.start_height
 
-    def needles(self, state: Mapping[str, Any]) -> Sequence[bytes]:
-        return (MAGIC,)
+    def needles(self, state: Mapping[str, Any]) -> Sequence[Needle]:
+        return (InOpReturn(MAGIC),)
 
     def scan(self, block: Block, view: ScanView) -> None:
         for tx in block.txs:

@@ -23,6 +23,7 @@ from adapters.stacks.sbtc import (
     DepositLeaf,
     ScriptPath,
     is_key_path,
+    leaf_under,
     parse_deposit_script,
     parse_reclaim_script,
     parse_sweep_marker,
@@ -42,25 +43,26 @@ def _address(spk: bytes, chain: str) -> str | None:
     return bitcoin_address(info, chain) if info else None
 
 
-def _nums_leaf(tx: Tx, i: int) -> ScriptPath | None:
+def _nums_script(tx: Tx, i: int) -> bytes | None:
+    """The leaf script input `i` spends under the NUMS key (sBTC deposits), if any."""
     if not tx.has_witness:
         return None
+    return leaf_under(tx.witness(i), NUMS_KEY)
+
+
+def _script_path(tx: Tx, i: int) -> ScriptPath:
     sp = script_path(tx.witness(i))
-    # sBTC deposit trees are exactly two leaves: a control block of depth 1 (65 bytes).
-    if sp is None or sp.internal_key != NUMS_KEY:
-        return None
+    assert sp is not None, "leaf_under accepted a witness script_path refuses"
     return sp
 
 
 def deposit_inputs(tx: Tx) -> list[tuple[int, DepositLeaf, ScriptPath]]:
     out = []
     for i in range(1, len(tx.inputs)):
-        sp = _nums_leaf(tx, i)
-        if sp is None:
-            continue
-        leaf = parse_deposit_script(sp.script)
+        script = _nums_script(tx, i)
+        leaf = parse_deposit_script(script) if script is not None else None
         if leaf is not None:
-            out.append((i, leaf, sp))
+            out.append((i, leaf, _script_path(tx, i)))
     return out
 
 
@@ -68,12 +70,13 @@ def reclaim_inputs(tx: Tx, chain: str) -> list[JSON]:
     """Inputs that spend an sBTC deposit through its reclaim leaf."""
     out = []
     for i, txin in enumerate(tx.inputs):
-        sp = _nums_leaf(tx, i)
-        if sp is None or parse_deposit_script(sp.script) is not None:
+        script = _nums_script(tx, i)
+        if script is None or parse_deposit_script(script) is not None:
             continue
-        leaf = parse_reclaim_script(sp.script)
+        leaf = parse_reclaim_script(script)
         if leaf is None:
             continue
+        sp = _script_path(tx, i)
         out.append({"vin": i, "deposit_txid": txin.prev_txid_hex,
                     "deposit_vout": txin.prev_vout,
                     "deposit_address": _address(sp.spent_script_pubkey, chain),

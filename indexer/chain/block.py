@@ -9,23 +9,29 @@ Malformed bytes raise `ParseError` naming the offset, never anything else.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 __all__ = [
     "Block",
     "BlockHeader",
     "BlockOutline",
+    "InOpReturn",
+    "Needle",
     "OutPoint",
+    "OutpointKeys",
     "ParseError",
     "Tx",
     "TxIn",
     "TxOut",
     "hash256",
     "merkle_root",
+    "native_walk",
     "outline_block",
     "outpoint_key",
     "parse_block",
@@ -57,6 +63,28 @@ class ParseError(ValueError):
         super().__init__(f"{message} at offset {offset}")
         self.reason = message
         self.offset = offset
+
+
+def _load_native() -> ModuleType | None:
+    """The compiled walk (`_outline.c`), built at install time where a C compiler is;
+    None without it, or when `LOCKEDBTC_PURE_PYTHON` is set (tests and benchmarks)."""
+    if os.environ.get("LOCKEDBTC_PURE_PYTHON"):
+        return None
+    try:
+        from indexer.chain import _outline
+    except ImportError:
+        return None
+    return _outline
+
+
+_native = _load_native()
+
+
+def native_walk() -> str:
+    """Which block walk runs here, for logs and reports."""
+    if _native is None:
+        return "pure Python"
+    return f"compiled (SHA-256: {_native.sha256_impl()})"
 
 
 def hash256(data: bytes) -> bytes:
@@ -518,9 +546,27 @@ def parse_block(raw: bytes) -> Block:
 
 
 @dataclass(frozen=True, slots=True)
+class InOpReturn:
+    """A needle that only counts inside an output script starting with OP_RETURN.
+
+    Protocol tags live in OP_RETURN outputs; searched there, a short tag (a 2-byte Stacks
+    magic) stops matching random signature bytes (about 25 times in every mainnet block,
+    which would make every block a candidate), and the search covers a few kilobytes of
+    OP_RETURN scripts instead of the whole block.
+    """
+
+    data: bytes
+
+
+#: What an adapter looks for: bytes anywhere in the block, or bytes inside an OP_RETURN.
+Needle = bytes | InOpReturn
+
+
+@dataclass(frozen=True, slots=True)
 class BlockOutline:
     """What the pre-filter needs from a block without building any `Tx`: the header, the
-    transaction count, every input's outpoint and where each transaction starts.
+    transaction count, every input's outpoint, where each transaction starts and where
+    the OP_RETURN outputs are.
 
     `spent` is the 36-byte serialised outpoints (txid in internal order, then the output
     index as 4 little-endian bytes) of every input, coinbase included, concatenated in
@@ -531,6 +577,9 @@ class BlockOutline:
     `raw[tx_starts[i]:tx_starts[i + 1]]`. `in_starts` holds `tx_count + 1` input counts:
     the inputs of transaction `i` are entries `in_starts[i]` up to `in_starts[i + 1]` of
     `spent`. Together they let the syncer build views of a few transactions only.
+    `op_returns` holds (start, end) offset pairs, flattened, of every output script that
+    starts with OP_RETURN. `root` is the transactions' merkle root (internal byte order)
+    when the walk computed it (the compiled walk always does).
     """
 
     header: BlockHeader
@@ -540,10 +589,14 @@ class BlockOutline:
     in_starts: array[int]
     #: per transaction, where its witness section starts (its locktime when it has none)
     wit_starts: array[int]
+    op_returns: array[int]
+    root: bytes | None = None
 
     def merkle_root(self, raw: bytes) -> str:
         """The merkle root of the transactions in `raw` (display hex), from the outline's
         offsets: one double SHA-256 per transaction, no views built."""
+        if self.root is not None:
+            return txid_to_hex(self.root)
         ts, ws = self.tx_starts, self.wit_starts
         ids = []
         for i in range(self.tx_count):
@@ -558,8 +611,10 @@ class BlockOutline:
         s = self.spent
         return (s[i:i + 36] for i in range(0, len(s), 36))
 
-    def spends_any(self, keys: set[bytes] | frozenset[bytes]) -> bool:
+    def spends_any(self, keys: Keys) -> bool:
         """Whether some input spends one of `keys` (see `outpoint_key`)."""
+        if isinstance(keys, OutpointKeys):
+            return bool(keys.inputs_in(self.spent))
         if not keys:
             return False
         s = self.spent
@@ -575,23 +630,12 @@ class BlockOutline:
             return False
         return not keys.isdisjoint(self.spent_keys())
 
-    def txs_spending(self, keys: set[bytes] | frozenset[bytes]) -> set[int]:
+    def txs_spending(self, keys: Keys) -> set[int]:
         """Indexes of the transactions with an input spending one of `keys`."""
-        if not keys:
-            return set()
-        s = self.spent
-        inputs: list[int] = []
-        if len(keys) < 8:
-            for k in keys:  # same trade-off as `spends_any`
-                at = s.find(k)
-                while at >= 0:
-                    if at % 36 == 0:
-                        inputs.append(at // 36)
-                    at = s.find(k, at + 1)
-        else:
-            inputs = [i for i, k in enumerate(self.spent_keys()) if k in keys]
         starts = self.in_starts
-        return {bisect_right(starts, i) - 1 for i in inputs}
+        if isinstance(keys, OutpointKeys):
+            return {bisect_right(starts, i) - 1 for i in keys.inputs_in(self.spent)}
+        return {bisect_right(starts, i) - 1 for i in _inputs_in(self.spent, keys)}
 
     def txs_spending_from(self, txids: Iterable[bytes]) -> set[int]:
         """Indexes of the transactions with an input spending an output of one of `txids`
@@ -607,13 +651,44 @@ class BlockOutline:
                 at = s.find(t, at + 1)
         return out
 
-    def txs_containing(self, raw: bytes, needle: bytes) -> set[int]:
+    def contains(self, raw: bytes, needle: Needle) -> bool:
+        """Whether `needle` occurs in `raw` (this block's bytes) where it counts: in the
+        transactions (not the header), and in an OP_RETURN for `InOpReturn`. True exactly
+        when `txs_containing` is not empty. An empty needle matches nothing."""
+        if _native is not None:
+            return bool(self.txs_containing(raw, needle))
+        if isinstance(needle, InOpReturn):
+            spans, data = self.op_returns, needle.data
+            return bool(data) and any(raw.find(data, spans[i], spans[i + 1]) >= 0
+                                      for i in range(0, len(spans), 2))
+        return bool(needle) and raw.find(needle, self.tx_starts[0]) >= 0
+
+    def txs_containing(self, raw: bytes, needle: Needle) -> set[int]:
         """Indexes of the transactions whose bytes overlap an occurrence of `needle` in
-        `raw` (this block's bytes); occurrences in the header do not count."""
+        `raw` (this block's bytes) where it counts; occurrences in the header do not."""
+        return self.find_needles(raw, (needle,))[needle]
+
+    def find_needles(self, raw: bytes, needles: Iterable[Needle]) -> dict[Needle, set[int]]:
+        """`txs_containing` of each needle, in one pass of the compiled search (which
+        runs without the GIL) when it is there."""
+        todo = list(needles)
+        if _native is not None:
+            got = _native.search(raw, self.tx_starts, self.op_returns,
+                                 [(n.data, True) if isinstance(n, InOpReturn) else (n, False)
+                                  for n in todo])
+            return {n: set(txs) for n, txs in zip(todo, got, strict=True)}
+        return {n: self._txs_containing(raw, n) for n in todo}
+
+    def _txs_containing(self, raw: bytes, needle: Needle) -> set[int]:
         starts = self.tx_starts
-        first = starts[0]
+        if isinstance(needle, InOpReturn):
+            spans, data = self.op_returns, needle.data
+            return {bisect_right(starts, spans[i]) - 1 for i in range(0, len(spans), 2)
+                    if data and raw.find(data, spans[i], spans[i + 1]) >= 0}
         found: set[int] = set()
-        pos = raw.find(needle, first)
+        if not needle:
+            return found
+        pos = raw.find(needle, starts[0])
         last = len(needle) - 1
         while pos >= 0:
             i = bisect_right(starts, pos) - 1
@@ -651,27 +726,111 @@ class BlockOutline:
         return Block(self.header, raw, txs, partial=True)
 
 
+def _inputs_in(spent: bytes, keys: set[bytes] | frozenset[bytes]) -> list[int]:
+    """Indexes of the 36-byte records of `spent` that are in `keys` (pure Python)."""
+    if not keys:
+        return []
+    if len(keys) < 8:
+        inputs = []
+        for k in keys:  # same trade-off as `BlockOutline.spends_any`
+            at = spent.find(k)
+            while at >= 0:
+                if at % 36 == 0:
+                    inputs.append(at // 36)
+                at = spent.find(k, at + 1)
+        return sorted(inputs)
+    return [i for i, at in enumerate(range(0, len(spent), 36))
+            if spent[at:at + 36] in keys]
+
+
+class OutpointKeys:
+    """The outpoints (in `outpoint_key` form) an adapter tracks, as the syncer asks of
+    every block: does an input spend one? With the compiled walk this is a C hash table
+    probed once per input off the GIL (a mainnet block has ~7,000 inputs, a Python set
+    would need a bytes object for each); without it, a Python set."""
+
+    __slots__ = ("_c", "_py")
+
+    def __init__(self, keys: Iterable[bytes] = ()) -> None:
+        self._c = _native.OutpointSet() if _native is not None else None
+        self._py: set[bytes] = set()
+        for k in keys:
+            self.add(k)
+
+    def add(self, key: bytes) -> None:
+        if self._c is not None:
+            self._c.add(key)
+        else:
+            self._py.add(key)
+
+    def discard(self, key: bytes) -> None:
+        if self._c is not None:
+            self._c.discard(key)
+        else:
+            self._py.discard(key)
+
+    def __len__(self) -> int:
+        return len(self._c) if self._c is not None else len(self._py)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._c if self._c is not None else key in self._py
+
+    def inputs_in(self, spent: bytes) -> list[int]:
+        """Indexes (in block order) of the 36-byte input records of `spent` (an outline's
+        `spent`) that are tracked here."""
+        if self._c is not None:
+            found: list[int] = self._c.spending(spent)
+            return found
+        return _inputs_in(spent, self._py)
+
+
+#: What the outline's spend checks accept.
+Keys = OutpointKeys | set[bytes] | frozenset[bytes]
+
+
 def outpoint_key(op: OutPoint) -> bytes:
     """The 36-byte wire form of an outpoint, as `BlockOutline.spent` holds them."""
     return op[0] + _U32.pack(op[1])
 
 
 def outline_block(raw: bytes) -> BlockOutline:
-    """Walk a serialised block's transactions without building views or hashing anything.
+    """Walk a serialised block's transactions without building views.
 
     Accepts exactly the blocks `parse_block` accepts: any inconsistency hands the buffer to
-    `parse_block`, which raises the precise `ParseError`. About ten times cheaper than
-    `parse_block` on a full mainnet block, which is what keeps blocks with nothing of
-    interest cheap.
+    `parse_block`, which raises the precise `ParseError`. The compiled walk (when it was
+    built) also computes the merkle root, ~10x faster than the pure-Python walk without it;
+    the pure-Python walk hashes nothing and is ~10x cheaper than `parse_block`. Either is
+    what keeps blocks with nothing of interest cheap.
     """
-    try:
-        out = _walk(raw)
-    except (IndexError, _Bad):
-        out = None
+    buf = bytes(raw)
+    out: BlockOutline | None
+    if _native is not None:
+        out = _native_outline(buf)
+    else:
+        try:
+            out = _walk(buf)
+        except (IndexError, _Bad):
+            out = None
     if out is None:
-        parse_block(raw)  # raises the ParseError that says what is wrong and where
+        parse_block(buf)  # raises the ParseError that says what is wrong and where
         raise ParseError("block outline disagrees with the full parser", 0)
     return out
+
+
+def _native_outline(buf: bytes) -> BlockOutline | None:
+    assert _native is not None
+    got = _native.walk(buf, True)
+    if got is None:
+        return None
+    ntx, spent, tx_starts, in_starts, wit_starts, op_returns, root = got
+    return BlockOutline(parse_header(buf), ntx, spent, _u32s(tx_starts), _u32s(in_starts),
+                        _u32s(wit_starts), _u32s(op_returns), root)
+
+
+def _u32s(blob: bytes) -> array[int]:
+    a = array("I")
+    a.frombytes(blob)
+    return a
 
 
 class _Bad(Exception):
@@ -692,12 +851,12 @@ def _compact(buf: bytes, p: int) -> tuple[int, int]:
     return v, q
 
 
-def _walk(raw: bytes) -> BlockOutline | None:
-    # NOTE: this is the hot loop of a backfill (every input, output and witness item of
-    # every block), so it trades the full parser's per-read checks for local variables and
-    # one bounds check at the end; `buf[i]` past the end raises IndexError, and a count
-    # too large for the buffer runs off the end within len(buf)/41 iterations.
-    buf = bytes(raw)
+def _walk(buf: bytes) -> BlockOutline | None:
+    # NOTE: this is the hot loop of a backfill without the compiled walk (every input,
+    # output and witness item of every block), so it trades the full parser's per-read
+    # checks for local variables and one bounds check at the end; `buf[i]` past the end
+    # raises IndexError, and a count too large for the buffer runs off the end within
+    # len(buf)/41 iterations.
     n = len(buf)
     header = parse_header(buf)
     p = 80
@@ -713,9 +872,11 @@ def _walk(raw: bytes) -> BlockOutline | None:
     tx_starts = array("I")
     in_starts = array("I")
     wit_starts = array("I")
+    op_returns = array("I")
     add_tx = tx_starts.append
     add_in = in_starts.append
     add_wit = wit_starts.append
+    add_op = op_returns.append
     for _ in range(ntx):
         add_tx(p)
         add_in(len(spent))
@@ -754,10 +915,13 @@ def _walk(raw: bytes) -> BlockOutline | None:
                     return None
             f = buf[p + 8]
             if f < 0xFD:
-                p += f + 9
+                p += 9
             else:
                 f, p = _compact(buf, p + 8)
-                p += f
+            if f and buf[p] == 0x6A:
+                add_op(p)
+                add_op(p + f)
+            p += f
         add_wit(p)
         if seg:
             items = 0
@@ -787,4 +951,4 @@ def _walk(raw: bytes) -> BlockOutline | None:
         return None
     add_tx(p)
     add_in(len(spent))
-    return BlockOutline(header, ntx, blob, tx_starts, in_starts, wit_starts)
+    return BlockOutline(header, ntx, blob, tx_starts, in_starts, wit_starts, op_returns)

@@ -1,8 +1,10 @@
-"""A backfill with worker processes indexes exactly what a single-process backfill does.
+"""A parallel backfill indexes exactly what a single-worker backfill does.
 
 Each scenario chain (protocol activity from regtest/scenarios) is backfilled twice into the
 same database, once with `--workers 2` and once with `--workers 1` after wiping it; every
-indexed table must come out identical, row for row, on SQLite and PostgreSQL.
+indexed table must come out identical, row for row, on SQLite and PostgreSQL, with both
+kinds of pool: threads over the compiled walk, and processes over the pure-Python walk
+(what a machine without a C compiler at install time runs).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from indexer.backfill import PIPELINE_MIN_BLOCKS, run_backfill
+from indexer.chain import block as blockmod
 from indexer.config import Settings
 from indexer.db.engine import make_engine
 from indexer.db.migrate import migrate
@@ -28,13 +31,27 @@ from tests.support.dump import dump
 SCENARIOS = ["babylon_lifecycle", "coredao_shapes", "powpeg_pegins", "stacks_sbtc"]
 
 
+@pytest.fixture(params=["threads", "processes"])
+def pool(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The kind of pool the parallel backfill must use: threads need the compiled walk;
+    processes run when it is absent (forced here, in this process and in the workers)."""
+    if request.param == "threads":
+        if blockmod._native is None:
+            pytest.skip("the compiled walk is not built here (no C compiler at install?)")
+    else:
+        monkeypatch.setenv("LOCKEDBTC_PURE_PYTHON", "1")
+        monkeypatch.setattr(blockmod, "_native", None)
+    return str(request.param)
+
+
 def _backfill(settings: Settings, workers: int, batch: int) -> None:
     run_backfill(settings, 0, None, [], batch, True, threading.Event(), workers)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_parallel_backfill_matches_single_process(name: str, db_url: str, tmp_path: Path,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_parallel_backfill_matches_single_worker(name: str, pool: str, db_url: str,
+                                                 tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     scenario = load_scenario(name)
     engine = make_engine(db_url)
     migrate(engine)
@@ -47,7 +64,7 @@ def test_parallel_backfill_matches_single_process(name: str, db_url: str, tmp_pa
         # An odd batch size makes batches straddle the workers' chunks.
         with caplog.at_level(logging.INFO, logger="indexer.backfill"):
             _backfill(settings, workers=2, batch=7)
-        assert "2 worker processes" in caplog.text
+        assert f"2 worker {pool}" in caplog.text
         parallel = dump(engine)
         Store(engine).rollback_above(-1)
         assert all(not rows for rows in dump(engine).values())
@@ -64,7 +81,7 @@ def _some_activity(tables: dict[str, list[Any]]) -> bool:
     return bool(tables["positions"] or tables["events"] or tables["rejects"])
 
 
-def test_parallel_backfill_resumes_and_is_a_no_op_when_done(tmp_path: Path) -> None:
+def test_parallel_backfill_resumes_and_is_a_no_op_when_done(pool: str, tmp_path: Path) -> None:
     """Stopped midway (by --to), a parallel backfill resumes where it stopped, and a
     re-run over a done range changes nothing."""
     scenario = load_scenario("coredao_shapes")

@@ -84,11 +84,13 @@ def cli_env(level: str = "WARNING") -> dict[str, str]:
     return {**os.environ, "LOCKEDBTC_LOG_LEVEL": level}
 
 
-def popen(args: Sequence[str], level: str = "INFO") -> subprocess.Popen[str]:
+def popen(args: Sequence[str], level: str = "INFO",
+          extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """The console script in the background, stdout and stderr captured, in a process
     group of its own (it may start worker processes) so `kill_all` can crash all of it."""
     return subprocess.Popen([*LOCKEDBTC, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cli_env(level),
+                            stderr=subprocess.PIPE, text=True,
+                            env={**cli_env(level), **(extra_env or {})},
                             start_new_session=True)
 
 

@@ -139,7 +139,10 @@ def test_backfill_survives_kill_storms(chain: Chain, db_pair: tuple[str, str],
 
 
 def test_workers_do_not_outlive_a_killed_backfill(chain: Chain, tmp_path: Path) -> None:
-    proc = popen([*_args(chain, f"sqlite:///{tmp_path}/w.sqlite3"), "--workers", "2"])
+    # Worker processes are the pool of the pure-Python walk (with the compiled one the
+    # workers are threads, which die with the process).
+    proc = popen([*_args(chain, f"sqlite:///{tmp_path}/w.sqlite3"), "--workers", "2"],
+                 extra_env={"LOCKEDBTC_PURE_PYTHON": "1"})
     workers: list[int] = []
     try:
         for _ in range(200):  # wait (bounded) for the pool to start

@@ -12,7 +12,7 @@ from adapters.babylon import BabylonAdapter
 from adapters.babylon.adapter import NEVER
 from adapters.babylon.decode import find_candidate, parse_v0_payload
 from adapters.babylon.params import builtin_params, parse_params
-from adapters.base import ParamsError
+from adapters.base import InOpReturn, ParamsError
 from indexer.chain.block import TxOut
 from tests.conftest import load_json
 
@@ -56,7 +56,7 @@ def test_a_params_section_replaces_the_builtin_versions() -> None:
     a = BabylonAdapter.from_params("main", section)
     assert a.start_height() == 200
     assert a.params.tags == (b"rgt1",)
-    assert a.needles({})[0] == b"\x6a\x47rgt1\x00"
+    assert a.needles({})[0] == InOpReturn(b"\x6a\x47rgt1\x00")
 
 
 def _mainnet() -> dict[str, Any]:

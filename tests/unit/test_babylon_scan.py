@@ -27,9 +27,19 @@ from adapters.babylon.scripts import (
     timelock_leaf,
     unbonding_script_pubkey,
 )
-from adapters.base import Event, NewPosition, Position, Record, Rejected, ScanView, StateUpdate
-from indexer.chain.block import parse_block, txid_from_hex
+from adapters.base import (
+    Event,
+    InOpReturn,
+    NewPosition,
+    Position,
+    Record,
+    Rejected,
+    ScanView,
+    StateUpdate,
+)
+from indexer.chain.block import parse_block, parse_tx, txid_from_hex
 from regtest.build import Transaction, TxInput, TxOutput, create_block
+from tests.support.needles import tx_holds
 
 
 def _key(n: int) -> bytes:
@@ -292,14 +302,15 @@ def test_nothing_before_the_first_version_and_nothing_on_idle_regtest() -> None:
 
 def test_needles_find_stakes_and_babylon_spends() -> None:
     needles = _adapter().needles({})
-    assert b"\x6a\x47" + TAG + b"\x00" in needles
+    assert InOpReturn(b"\x6a\x47" + TAG + b"\x00") in needles
     assert b"\xc0" + NUMS_X in needles and NUMS_X not in needles
     assert min(k[1:] for k in COVENANTS) in needles
-    stake = stake_tx(1, 50_000, 200)
-    unbond = unbonding_tx(stake, _scripts(200), 48_000)
-    assert any(n in stake.serialize() for n in needles)
-    assert all(n not in unbond.serialize() for n in needles[:1])
-    assert any(n in unbond.serialize() for n in needles[1:])
+    stake = parse_tx(stake_tx(1, 50_000, 200).serialize())
+    unbond = parse_tx(unbonding_tx(stake_tx(1, 50_000, 200), _scripts(200), 48_000)
+                      .serialize())
+    assert any(tx_holds(stake, n) for n in needles)
+    assert not tx_holds(unbond, needles[0])
+    assert any(tx_holds(unbond, n) for n in needles[1:])
 
 
 # ---------------------------------------------------------------- spends

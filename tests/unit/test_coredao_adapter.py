@@ -14,10 +14,18 @@ from typing import Any
 
 import pytest
 
-from adapters.base import Event, NewPosition, ParamsError, Position, Rejected, ScanView
+from adapters.base import (
+    Event,
+    InOpReturn,
+    NewPosition,
+    ParamsError,
+    Position,
+    Rejected,
+    ScanView,
+)
 from adapters.coredao import CoreDaoAdapter
 from adapters.coredao.adapter import locked_by_delegator, locked_by_validator
-from indexer.chain.block import Block, parse_block, parse_tx, txid_from_hex
+from indexer.chain.block import Block, outline_block, parse_block, parse_tx, txid_from_hex
 from regtest.build import REGTEST_GENESIS_HASH, Transaction, TxInput, TxOutput, create_block
 
 DOC_OP_RETURN = bytes.fromhex(
@@ -244,7 +252,9 @@ class MiniCore:
         raw = create_block(self.prev, self.height, 1_712_000_000 + self.height * 600,
                            [t.serialize() for t in txs], COINBASE_SPK)
         block = parse_block(raw)
-        assert all(n in raw for n in self.ad.needles({})) or not self._has_sat(block)
+        outline = outline_block(raw)
+        assert (all(outline.contains(raw, n) for n in self.ad.needles({}))
+                or not self._has_sat(block))
         view = ScanView(chain="main", height=self.height, block_hash=block.hash,
                         block_time=block.time, tracked=set(self.positions),
                         load_position=lambda t, v: self.positions.get((txid_from_hex(t), v)))
@@ -353,7 +363,7 @@ def test_params_defaults_and_overrides() -> None:
     assert adapter({"chain_id": 1115}).params.chain_id == 1115
     assert adapter(chain="regtest").params.chain_id == 1116
     assert adapter(chain="regtest").start_height() == 0
-    assert adapter().needles({}) == (b"SAT+",)
+    assert adapter().needles({}) == (InOpReturn(b"SAT+"),)
     with pytest.raises(ParamsError, match="chain_id"):
         adapter({"chain_id": "1116"})
     with pytest.raises(ParamsError, match="chain_id"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import ParamsError
+from adapters.base import InOpReturn, ParamsError
 from adapters.stacks import StacksAdapter, pox
 from adapters.stacks.addresses import c32_address, c32_decode_address
 from adapters.stacks.params import MAINNET_PEG_ADDRESSES, StacksParams
@@ -50,7 +50,7 @@ def test_params_section_overrides_and_errors() -> None:
                                               "epochs": {"2.05": 0, "2.1": 50}})
     assert a.params.magic == b"T2" and a.start_height() == 7
     assert a.params.epoch_at(49).name == "2.05"
-    assert b"T2" in a.needles({})
+    assert InOpReturn(b"T2") in a.needles({})
     assert MAIN.sbtc_peg_addresses == MAINNET_PEG_ADDRESSES
     for bad in ({"magic": "XYZ"}, {"prepare_length": 5000}, {"epochs": {"9.9": 1}},
                 {"sbtc_peg_addresses": ["not-an-address"]}, {"magics": "X2"},
