@@ -1,11 +1,13 @@
 """`python -m bench.run`: lockedbtc's backfill against the node's raw-fetch limit and
 against bitcoin-etl, on one mainnet-like chain, in one run, on the same test node.
 
-Measures, over heights 1..N: raw fetch only over REST and over RPC (batched `getblock 0`),
-with as many keep-alive connections as backfill workers; `lockedbtc backfill` (the CLI, as
-a user runs it) on SQLite and on PostgreSQL (a fresh schema); and bitcoin-etl's
-`export_blocks_and_transactions` (see `bench.etl`) on the first blocks of the range.
-Prints blocks/s, MB/s and the ratios, and writes the report as JSON.
+Measures, over heights 1..N: raw fetch only over REST (repeated passes over the range for
+at least `--min-seconds`, so that the rate is not a tenth of a second's sample) and over RPC
+(batched `getblock 0`, on the first `--rpc-blocks` heights), with as many keep-alive
+connections as backfill workers; `lockedbtc backfill` (the CLI, as a user runs it, process
+start included, its peak RSS recorded) on SQLite and on PostgreSQL (a fresh schema); and
+bitcoin-etl's `export_blocks_and_transactions` (see `bench.etl`) on the first blocks of the
+range. Prints blocks/s, MB/s and the ratios, and writes the report as JSON.
 
 `--quick` is a smoke run (small blocks, no bitcoin-etl install) that finishes in seconds.
 """
@@ -27,6 +29,7 @@ from typing import Any
 
 from bench import chain as chainmod
 from bench import etl
+from indexer.chain.block import native_walk
 
 PG_URL = os.environ.get("LOCKEDBTC_BENCH_PG",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -39,8 +42,10 @@ def _rate(blocks: int, nbytes: int, seconds: float) -> dict[str, Any]:
             "mb_per_s": round(nbytes / seconds / 1e6, 1) if seconds else None}
 
 
-def fetch(url: str, blocks: int, *, rest: bool, conns: int) -> dict[str, Any]:
-    """Fetch heights 1..blocks raw, `conns` keep-alive connections in parallel."""
+def fetch(url: str, blocks: int, *, rest: bool, conns: int,
+          min_seconds: float = 0.0) -> dict[str, Any]:
+    """Fetch heights 1..blocks raw, `conns` keep-alive connections in parallel; whole
+    passes over the range are repeated until `min_seconds` have passed."""
     from indexer.chain.source import connect
 
     sources = [connect(url, use_rest=rest, retry_seconds=5) for _ in range(conns)]
@@ -48,7 +53,7 @@ def fetch(url: str, blocks: int, *, rest: bool, conns: int) -> dict[str, Any]:
         raise RuntimeError("the node does not answer REST")
     lock = threading.Lock()
     nxt = [1]
-    got = [0]
+    got = [0, 0]  # bytes, blocks
 
     def worker(src: Any) -> None:
         while True:
@@ -61,35 +66,57 @@ def fetch(url: str, blocks: int, *, rest: bool, conns: int) -> dict[str, Any]:
             n = sum(len(r) for r in src.raw_blocks(src.block_hashes(hs)))
             with lock:
                 got[0] += n
+                got[1] += len(hs)
 
+    passes = 0
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(s,)) for s in sources]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    dt = time.perf_counter() - t0
+    while True:
+        nxt[0] = 1
+        threads = [threading.Thread(target=worker, args=(s,)) for s in sources]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        passes += 1
+        dt = time.perf_counter() - t0
+        if dt >= min_seconds:
+            break
     for s in sources:
         s.close()
-    out = _rate(blocks, got[0], dt)
+    out = _rate(got[1], got[0], dt)
     out["connections"] = conns
+    out["passes"] = passes
     return out
 
 
 def backfill(url: str, db: str, params: Path, blocks: int, workers: int,
-             nbytes: int, adapters: list[str]) -> dict[str, Any]:
-    """`lockedbtc backfill --from 1 --to N` as a user runs it (process start included)."""
+             nbytes: int, adapters: list[str], *, pure_python: bool = False) -> dict[str, Any]:
+    """`lockedbtc backfill --from 1 --to N` as a user runs it (process start included);
+    `pure_python` as on a machine where the compiled walk could not be built."""
+    env = dict(os.environ)
+    env.pop("LOCKEDBTC_PURE_PYTHON", None)
+    if pure_python:
+        env["LOCKEDBTC_PURE_PYTHON"] = "1"
     cmd = [sys.executable, "-c", "import sys; from indexer.cli import main; main(sys.argv[1:])",
            "backfill", "--db", db, "--rpc", url,
            "--params", str(params), "--from", "1", "--to", str(blocks), "--quiet",
            "--workers", str(workers), *(f"--adapter={n}" for n in adapters)]
-    t0 = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
-    if res.returncode != 0:
-        raise RuntimeError(f"backfill failed ({res.returncode}): {res.stderr[-2000:]}")
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        # wait4: this child's own peak RSS (getrusage would give the max over children).
+        _, status, usage = os.wait4(proc.pid, 0)
+        dt = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        log = err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"backfill failed ({proc.returncode}): {log[-2000:]}")
     out = _rate(blocks, nbytes, dt)
     out["workers"] = workers
+    out["max_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux reports KiB
+    out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
+    out["log"] = [line for line in log.splitlines() if "worker" in line][-1:]
     out["indexed"] = _indexed(db)
     return out
 
@@ -168,7 +195,11 @@ def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    p.add_argument("--blocks", type=int, default=None, help="heights 1..N [default: 300]")
+    p.add_argument("--blocks", type=int, default=None, help="heights 1..N [default: 1000]")
+    p.add_argument("--rpc-blocks", type=int, default=300,
+                   help="the RPC fetch runs over the first N heights [default: 300]")
+    p.add_argument("--min-seconds", type=float, default=2.0,
+                   help="repeat the REST fetch over the range for at least this long")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="lockedbtc backfill --workers, and fetch connections")
     p.add_argument("--etl-blocks", type=int, default=None,
@@ -181,15 +212,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="only this adapter in the backfills (repeatable) [default: all]")
     p.add_argument("--no-etl", action="store_true")
     p.add_argument("--no-pg", action="store_true")
+    p.add_argument("--pure-python", action="store_true",
+                   help="also backfill on SQLite with the pure-Python walk (worker "
+                        "processes), as a machine without a C compiler at install runs it")
     a = p.parse_args(argv)
-    blocks = a.blocks or (70 if a.quick else 300)
+    blocks = a.blocks or (70 if a.quick else 1000)
     etl_blocks = min(blocks, a.etl_blocks or (3 if a.quick else 20))
     c = chainmod.build(blocks, a.cache, 150 if a.quick else None)
     report: dict[str, Any] = {
         "command": "python -m bench.run " + " ".join(argv if argv is not None
                                                      else sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+                    "platform": platform.platform(), "block_walk": native_walk()},
         "chain": {"blocks": c.blocks, "bytes": c.bytes,
                   "mb_per_block": round(c.bytes / c.blocks / 1e6, 3), "filler": c.filler,
                   "protocol": f"{chainmod.SCENARIO} scenario transactions at their heights",
@@ -200,10 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmpdir, chainmod.serve(c) as url:
         tmp = Path(tmpdir)
         fetch(url, min(blocks, 20), rest=True, conns=1)  # warm the node's caches
-        res["rest_fetch"] = fetch(url, blocks, rest=True, conns=a.workers)
-        res["rpc_fetch"] = fetch(url, blocks, rest=False, conns=a.workers)
+        res["rest_fetch"] = fetch(url, blocks, rest=True, conns=a.workers,
+                                  min_seconds=0.0 if a.quick else a.min_seconds)
+        res["rpc_fetch"] = fetch(url, min(blocks, a.rpc_blocks), rest=False,
+                                 conns=a.workers)
         res["lockedbtc_sqlite"] = backfill(url, f"sqlite:///{tmp / 'bench.sqlite3'}",
                                            c.params, blocks, a.workers, c.bytes, a.adapter)
+        if a.pure_python:
+            res["lockedbtc_sqlite_pure_python"] = backfill(
+                url, f"sqlite:///{tmp / 'pure.sqlite3'}", c.params, blocks, a.workers,
+                c.bytes, a.adapter, pure_python=True)
         pg = None if a.no_pg else pg_schema()
         if pg is None:
             res["lockedbtc_postgresql"] = {"skipped": "no PostgreSQL server" if not a.no_pg
@@ -239,13 +279,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print(report: dict[str, Any]) -> None:
     ch = report["chain"]
-    print(f"chain: {ch['blocks']} blocks, {ch['mb_per_block']} MB each ({ch['filler']})")
+    print(f"chain: {ch['blocks']} blocks, {ch['mb_per_block']} MB each ({ch['filler']}); "
+          f"block walk: {report['machine']['block_walk']}")
     for name, r in report["results"].items():
         if "skipped" in r:
             print(f"  {name:22s} skipped: {r['skipped']}")
         else:
+            rss = f", peak RSS {r['max_rss_mb']} MB" if "max_rss_mb" in r else ""
             print(f"  {name:22s} {r['blocks_per_s']:8.1f} blocks/s {r['mb_per_s']:8.1f} MB/s"
-                  f"  ({r['blocks']} blocks in {r['seconds']} s)")
+                  f"  ({r['blocks']} blocks in {r['seconds']} s{rss})")
     for k, v in report["ratios"].items():
         print(f"  {k:28s} {v}")
     for k, v in report["targets"].items():

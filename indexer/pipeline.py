@@ -18,8 +18,8 @@ and of processes otherwise:
 
 - the compiled walk and needle search release the GIL, so threads run them on every core,
   and the raw block never leaves the process. Shipping a 1.6 MB block from a worker
-  process to the writer costs ~1.9 ms of CPU (pickle, pipe, unpickle): more than the
-  compiled walk, merkle check and needle search together (~1.5 ms);
+  process to the writer costs ~1.5 ms of CPU (pickle, pipe, unpickle; `bench.walk`), as
+  much as the compiled walk and merkle check themselves (~1.4 ms);
 - the pure-Python walk holds the GIL, so it needs processes. A worker sends back a
   `Digest` per block (header, input outpoints, needles found) and the raw bytes only when
   some needle was found (a block worth scanning).
