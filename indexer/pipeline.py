@@ -54,7 +54,7 @@ from indexer.chain.block import (
     Needle,
     ParseError,
     Tx,
-    native_walk,
+    compiled_walk,
     outline_block,
     parse_block,
 )
@@ -69,7 +69,7 @@ from indexer.sync import (
     partial_block,
 )
 
-__all__ = ["DigestCandidate", "NodeArgs", "Pipeline", "default_workers", "uses_threads"]
+__all__ = ["DigestCandidate", "NodeArgs", "Pipeline", "default_workers"]
 
 _logger = logging.getLogger(__name__)
 
@@ -77,12 +77,6 @@ _logger = logging.getLogger(__name__)
 def default_workers() -> int:
     """One worker per core."""
     return max(1, os.cpu_count() or 1)
-
-
-def uses_threads() -> bool:
-    """Whether the pool is made of threads (the compiled walk releases the GIL) rather
-    than processes (the pure-Python walk does not)."""
-    return not native_walk().startswith("pure")
 
 
 @dataclass(frozen=True)
@@ -245,16 +239,10 @@ class DigestCandidate(OutlineHeader):
     def hash(self) -> str:
         return self.digest.hash
 
-    def contains(self, needle: Needle) -> bool:
-        if needle in self.digest.checked:
-            return needle in self.digest.hits
-        raw = self.raw_block()  # before the outline: a re-fetch replaces it
-        return self._outline.contains(raw, needle)
-
     def txs_containing(self, needle: Needle) -> set[int]:
         if needle in self.digest.checked:
             return set(self.digest.hits.get(needle, ()))
-        raw = self.raw_block()
+        raw = self.raw_block()  # before the outline: a re-fetch replaces it
         return self._outline.txs_containing(raw, needle)
 
     def raw_block(self) -> bytes:
@@ -292,16 +280,17 @@ class DigestCandidate(OutlineHeader):
 
 class Pipeline:
     """A pool of workers feeding a `Syncer` (use as a context manager): threads with the
-    compiled walk, processes without it (`threads` overrides, for tests)."""
+    compiled walk, processes without it."""
 
     def __init__(self, args: NodeArgs, workers: int, *, chunk: int = 4,
-                 ahead: int | None = None, threads: bool | None = None) -> None:
+                 ahead: int | None = None) -> None:
         if workers < 1:
             raise ValueError("a pipeline needs at least one worker")
         self.args = args
         self.workers = workers
         self.chunk = chunk
-        self.threads = uses_threads() if threads is None else threads
+        # Threads when the compiled walk releases the GIL; the pure-Python one does not.
+        self.threads = compiled_walk()
         # Enough chunks in flight to keep every worker busy while the writer works.
         self.ahead = ahead if ahead is not None else 2 * workers + 1
         self._pool: Executor | None = None

@@ -42,7 +42,6 @@ from adapters.base import Adapter, NewPosition, Position, Record, ScanView, Stat
 from indexer.chain.block import (
     Block,
     BlockOutline,
-    Keys,
     Needle,
     OutPoint,
     OutpointKeys,
@@ -101,14 +100,6 @@ class Candidate(Protocol):
     @property
     def time(self) -> int: ...
 
-    def spends_any(self, keys: Keys) -> bool:
-        """Whether an input spends one of these outpoints (`outpoint_key` form)."""
-        ...
-
-    def contains(self, needle: Needle) -> bool:
-        """Whether `needle` occurs in the block's bytes where it counts."""
-        ...
-
     def txs_containing(self, needle: Needle) -> set[int]:
         """Indexes of the transactions holding `needle` where it counts."""
         ...
@@ -140,7 +131,7 @@ def bad_block(height: int, want: str, exc: ParseError) -> BadBlockError:
 
 
 class OutlineHeader:
-    """What every candidate answers from its outline: linkage, time, tracked spends."""
+    """What every candidate answers from its outline: linkage and time."""
 
     __slots__ = ()
     _outline: BlockOutline
@@ -152,9 +143,6 @@ class OutlineHeader:
     @property
     def time(self) -> int:
         return self._outline.header.time
-
-    def spends_any(self, keys: Keys) -> bool:
-        return self._outline.spends_any(keys)
 
 
 class RawCandidate(OutlineHeader):
@@ -180,9 +168,6 @@ class RawCandidate(OutlineHeader):
     @property
     def hash(self) -> str:
         return self.want
-
-    def contains(self, needle: Needle) -> bool:
-        return self._outline.contains(self.raw, needle)
 
     def txs_containing(self, needle: Needle) -> set[int]:
         return self._outline.txs_containing(self.raw, needle)
@@ -438,14 +423,12 @@ class Syncer:
         needles = self._adapter_needles(adapter)
         picked: set[int] = set()
         if not whole:
-            spends_tracked = bool(keys) and cand.spends_any(keys)
-            hits = [n for n in needles if cand.contains(n)]
-            if not hits and not spends_tracked:
-                return AdapterBlock()
-            if spends_tracked:
+            if keys:
                 picked = cand.outline().txs_spending(keys)
-            for n in hits:
+            for n in needles:
                 picked |= cand.txs_containing(n)
+            if not picked:
+                return AdapterBlock()
         pending = self._pending[name]
 
         def load(txid: str, vout: int) -> Position | None:

@@ -131,17 +131,15 @@ class BabylonAdapter(Adapter):
         fps0: list[str] = view.state(FPS_KEY, [])
         run = _BlockRun(self, view, pv, tvl0, {bytes.fromhex(h) for h in fps0})
         # NOTE: discovery needs every input's witness; skip it unless the NUMS key is in
-        # the transaction, searched in its own range of the block's buffer (no copies).
-        # A whole block is searched once first; a partial one holds a handful of
-        # transactions, cheaper to search one by one than the whole 1.6 MB.
-        raw = block.raw
-        nums_here = block.partial or NUMS_X in raw
+        # the transaction. A whole block is searched once first; a partial one holds a
+        # handful of transactions, cheaper to search one by one than the whole 1.6 MB.
+        nums_here = block.partial or NUMS_X in block.raw
         for tx in block.txs:
             if tx.is_coinbase:
                 continue
             if pv is not None:
                 run.stake(tx, pv)
-            run.spends(tx, nums_here and raw.find(NUMS_X, tx.start, tx.end) >= 0)
+            run.spends(tx, nums_here and tx.holds(NUMS_X))
         if run.tvl != tvl0:
             view.emit(StateUpdate(TVL_KEY, run.tvl))
         fps = sorted(fp.hex() for fp in run.fps)

@@ -211,9 +211,7 @@ def _addr(spk: bytes, chain: str) -> str | None:
 def _txs_containing(block: Block, needle: bytes) -> set[int]:
     """Indexes of the transactions in `block.txs` whose bytes contain `needle`.
 
-    Searched in each transaction's own range of the block's buffer (no copies): the
-    syncer hands over a handful of transactions, and a pass over the whole 1.6 MB block
-    would cost more than all of them.
+    Searched transaction by transaction: the syncer hands over a handful, and a pass
+    over the whole 1.6 MB block would cost more than all of them.
     """
-    raw = block.raw
-    return {tx.index for tx in block.txs if raw.find(needle, tx.start, tx.end) >= 0}
+    return {tx.index for tx in block.txs if tx.holds(needle)}

@@ -29,6 +29,7 @@ __all__ = [
     "Tx",
     "TxIn",
     "TxOut",
+    "compiled_walk",
     "hash256",
     "merkle_root",
     "native_walk",
@@ -78,6 +79,11 @@ def _load_native() -> ModuleType | None:
 
 
 _native = _load_native()
+
+
+def compiled_walk() -> bool:
+    """Whether the compiled walk runs here (else the pure-Python one)."""
+    return _native is not None
 
 
 def native_walk() -> str:
@@ -307,6 +313,11 @@ class Tx:
 
     def witness(self, i: int) -> list[bytes]:
         return self.witnesses[i]
+
+    def holds(self, needle: bytes) -> bool:
+        """Whether this transaction's bytes contain `needle`, searched in place (no copy
+        of the transaction, unlike `needle in tx.raw`)."""
+        return self._buf.find(needle, self._start, self._end) >= 0
 
     @property
     def is_coinbase(self) -> bool:
@@ -607,35 +618,13 @@ class BlockOutline:
                 ids.append(hash256(raw[s:e]))
         return txid_to_hex(merkle_root(ids))
 
-    def spent_keys(self) -> Iterator[bytes]:
-        s = self.spent
-        return (s[i:i + 36] for i in range(0, len(s), 36))
-
-    def spends_any(self, keys: Keys) -> bool:
-        """Whether some input spends one of `keys` (see `outpoint_key`)."""
-        if isinstance(keys, OutpointKeys):
-            return bool(keys.inputs_in(self.spent))
-        if not keys:
-            return False
-        s = self.spent
-        if len(keys) < 8:
-            # NOTE: for a handful of keys, a C-speed search of the blob beats slicing every
-            # input; a hit must sit on a 36-byte boundary to count.
-            for k in keys:
-                at = s.find(k)
-                while at >= 0:
-                    if at % 36 == 0:
-                        return True
-                    at = s.find(k, at + 1)
-            return False
-        return not keys.isdisjoint(self.spent_keys())
-
     def txs_spending(self, keys: Keys) -> set[int]:
-        """Indexes of the transactions with an input spending one of `keys`."""
+        """Indexes of the transactions with an input spending one of `keys` (see
+        `outpoint_key`)."""
+        inputs = (keys.inputs_in(self.spent) if isinstance(keys, OutpointKeys)
+                  else _inputs_in(self.spent, keys))
         starts = self.in_starts
-        if isinstance(keys, OutpointKeys):
-            return {bisect_right(starts, i) - 1 for i in keys.inputs_in(self.spent)}
-        return {bisect_right(starts, i) - 1 for i in _inputs_in(self.spent, keys)}
+        return {bisect_right(starts, i) - 1 for i in inputs}
 
     def txs_spending_from(self, txids: Iterable[bytes]) -> set[int]:
         """Indexes of the transactions with an input spending an output of one of `txids`
@@ -651,21 +640,10 @@ class BlockOutline:
                 at = s.find(t, at + 1)
         return out
 
-    def contains(self, raw: bytes, needle: Needle) -> bool:
-        """Whether `needle` occurs in `raw` (this block's bytes) where it counts: in the
-        transactions (not the header), and in an OP_RETURN for `InOpReturn`. True exactly
-        when `txs_containing` is not empty. An empty needle matches nothing."""
-        if _native is not None:
-            return bool(self.txs_containing(raw, needle))
-        if isinstance(needle, InOpReturn):
-            spans, data = self.op_returns, needle.data
-            return bool(data) and any(raw.find(data, spans[i], spans[i + 1]) >= 0
-                                      for i in range(0, len(spans), 2))
-        return bool(needle) and raw.find(needle, self.tx_starts[0]) >= 0
-
     def txs_containing(self, raw: bytes, needle: Needle) -> set[int]:
         """Indexes of the transactions whose bytes overlap an occurrence of `needle` in
-        `raw` (this block's bytes) where it counts; occurrences in the header do not."""
+        `raw` (this block's bytes) where it counts: in the transactions (not the header),
+        and in an OP_RETURN script for `InOpReturn`. An empty needle matches nothing."""
         return self.find_needles(raw, (needle,))[needle]
 
     def find_needles(self, raw: bytes, needles: Iterable[Needle]) -> dict[Needle, set[int]]:
@@ -731,8 +709,10 @@ def _inputs_in(spent: bytes, keys: set[bytes] | frozenset[bytes]) -> list[int]:
     if not keys:
         return []
     if len(keys) < 8:
+        # NOTE: for a handful of keys, a C-speed search of the blob beats slicing every
+        # input; a hit must sit on a 36-byte boundary to count.
         inputs = []
-        for k in keys:  # same trade-off as `BlockOutline.spends_any`
+        for k in keys:
             at = spent.find(k)
             while at >= 0:
                 if at % 36 == 0:

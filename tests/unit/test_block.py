@@ -111,11 +111,12 @@ def test_outline_lists_every_input_like_the_full_parse(block_raw: bytes) -> None
     assert outline.spent == b"".join(outpoint_key(i.prevout) for tx in block.txs
                                      for i in tx.inputs)
     spent = outpoint_key(block.txs[-1].inputs[0].prevout)
-    assert outline.spends_any({spent})
-    assert outline.spends_any({spent} | {bytes([i]) * 36 for i in range(20)})
-    assert not outline.spends_any({b"\x07" * 36})
+    last = len(block.txs) - 1
+    assert outline.txs_spending({spent}) == {last}
+    assert outline.txs_spending({spent} | {bytes([i]) * 36 for i in range(20)}) == {last}
+    assert not outline.txs_spending({b"\x07" * 36})
     # A key straddling two inputs is not a spend.
-    assert not outline.spends_any({outline.spent[18:54]})
+    assert not outline.txs_spending({outline.spent[18:54]})
 
 
 @pytest.mark.parametrize("cut", [81, 1000, -1])

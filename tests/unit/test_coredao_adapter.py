@@ -253,7 +253,7 @@ class MiniCore:
                            [t.serialize() for t in txs], COINBASE_SPK)
         block = parse_block(raw)
         outline = outline_block(raw)
-        assert (all(outline.contains(raw, n) for n in self.ad.needles({}))
+        assert (all(outline.txs_containing(raw, n) for n in self.ad.needles({}))
                 or not self._has_sat(block))
         view = ScanView(chain="main", height=self.height, block_hash=block.hash,
                         block_time=block.time, tracked=set(self.positions),
